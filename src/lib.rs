@@ -10,5 +10,13 @@
 //! Each stage has a small typed input and output (`Entry` -> `Article` -> `Match` ->
 //! `Alert`), so each can be tested alone and data walks one way.
 
+pub mod alerts;
 pub mod cli;
+pub mod config;
+pub mod deliver;
+pub mod extract;
 pub mod feed;
+pub mod fetch;
+pub mod rules;
+pub mod scheduler;
+pub mod store;

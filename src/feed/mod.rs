@@ -271,4 +271,3 @@ fn from_feed_rs(feed: feed_rs::model::Feed) -> ParsedFeed {
             .map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
     }
 }
-

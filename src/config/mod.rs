@@ -1,0 +1,280 @@
+//! Configuration: the one TOML file users edit by hand, plus the files it includes.
+//!
+//! This stage owns reading, validating and resolving the configuration into a [`Config`]:
+//! defaults applied, references between sections checked, secrets read from `*_file` twins,
+//! and the state directory decided. Every problem in every file is collected and reported at
+//! once as a [`ConfigError`] whose diagnostics name file, line and column.
+
+mod diagnostic;
+mod load;
+mod secret;
+mod units;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use diagnostic::{ConfigError, Diagnostic};
+pub use load::load;
+pub use secret::SecretResolver;
+pub use units::{ByteSize, DURATION_HELP, HumanDuration, SIZE_HELP, parse_duration, parse_size};
+
+/// Where an item of the configuration was written: which file, which bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file the item is in.
+    pub file: Arc<Path>,
+    /// Byte range of the item in that file.
+    pub span: Range<usize>,
+}
+
+impl Default for Origin {
+    /// An origin for items the program adds itself (not written in any file).
+    fn default() -> Self {
+        Self {
+            file: Arc::from(Path::new("(built-in default)")),
+            span: 0..0,
+        }
+    }
+}
+
+/// The loaded, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main configuration file.
+    pub path: PathBuf,
+    /// Directory for the state database and the default alert file.
+    pub state_dir: PathBuf,
+    /// How long a seen entry is remembered after it left its feed.
+    pub retention: HumanDuration,
+    /// Global network settings.
+    pub fetch: FetchSettings,
+    /// The feeds to watch, with defaults applied.
+    pub feeds: Vec<FeedConfig>,
+    /// The alert rules.
+    pub rules: Vec<RuleConfig>,
+    /// Where alerts go. Never empty: without any configured destination a `file`
+    /// destination named `local` is added.
+    pub destinations: Vec<DestinationConfig>,
+    /// The text of every file read, so later stages can point into it.
+    pub sources: BTreeMap<PathBuf, Arc<str>>,
+}
+
+impl Config {
+    /// Builds a diagnostic pointing at a span inside a string value of the configuration,
+    /// e.g. the column of a syntax error inside a rule's query.
+    pub fn diagnostic_at(
+        &self,
+        origin: &Origin,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Diagnostic {
+        match self.sources.get(origin.file.as_ref()) {
+            Some(source) => Diagnostic::at(&origin.file, source, span, message, help),
+            None => Diagnostic::whole_file(&origin.file, message, help),
+        }
+    }
+
+    /// The directory the main configuration file is in.
+    pub fn config_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Looks up a destination by name.
+    pub fn destination(&self, name: &str) -> Option<&DestinationConfig> {
+        self.destinations.iter().find(|d| d.name() == name)
+    }
+}
+
+/// Per-feed settings that can be given once in `[defaults]` and overridden per feed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedDefaults {
+    /// Time between two polls of a feed.
+    pub interval: HumanDuration,
+    /// Total deadline of one request (connect, headers and body).
+    pub timeout: HumanDuration,
+    /// The User-Agent header.
+    pub user_agent: String,
+    /// Extra request headers.
+    pub headers: BTreeMap<String, String>,
+    /// Whether to fetch the article page behind each new entry.
+    pub scrape: bool,
+    /// On the first poll of a new feed, entries older than this are recorded as seen without
+    /// alerting.
+    pub backfill: HumanDuration,
+}
+
+/// The default User-Agent: names the program and its version.
+pub fn default_user_agent() -> String {
+    format!(
+        "newshound/{} (+https://github.com/newshound/newshound; feed monitor)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+impl Default for FeedDefaults {
+    fn default() -> Self {
+        Self {
+            interval: HumanDuration::from_secs(15 * 60),
+            timeout: HumanDuration::from_secs(30),
+            user_agent: default_user_agent(),
+            headers: BTreeMap::new(),
+            scrape: true,
+            backfill: HumanDuration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Global network settings (`[fetch]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchSettings {
+    /// Requests in flight at once, all hosts together.
+    pub concurrency: usize,
+    /// Requests in flight at once to one host.
+    pub per_host: usize,
+    /// Largest response body accepted, after decompression.
+    pub max_body: ByteSize,
+    /// Redirects followed before giving up.
+    pub max_redirects: usize,
+    /// Longest wait between polls of a failing feed (failures back off exponentially up to
+    /// this, and polling never stops).
+    pub max_backoff: HumanDuration,
+    /// Longest wait between polls that a publisher's hints (`<ttl>`, `Cache-Control`,
+    /// `Expires`, `Retry-After`) can impose.
+    pub max_interval: HumanDuration,
+}
+
+impl Default for FetchSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            per_host: 2,
+            max_body: ByteSize(16 * 1024 * 1024),
+            max_redirects: 5,
+            max_backoff: HumanDuration::from_secs(6 * 3600),
+            max_interval: HumanDuration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// One watched feed, with the defaults applied.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    /// Name shown in alerts and logs; unique.
+    pub name: String,
+    /// The feed URL (http or https).
+    pub url: String,
+    /// Free-form tags rules can select feeds by.
+    pub tags: Vec<String>,
+    /// Time between two polls.
+    pub interval: HumanDuration,
+    /// Total request deadline.
+    pub timeout: HumanDuration,
+    /// The User-Agent header.
+    pub user_agent: String,
+    /// Request headers (defaults merged with the feed's own).
+    pub headers: BTreeMap<String, String>,
+    /// Whether to fetch the article page behind each new entry.
+    pub scrape: bool,
+    /// First-poll backfill window.
+    pub backfill: HumanDuration,
+    /// Where the feed was written.
+    pub origin: Origin,
+}
+
+/// A `[[feeds]]` table as written, before defaults are applied.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFeed {
+    pub name: Option<Spanned<String>>,
+    pub url: Spanned<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub interval: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub scrape: Option<bool>,
+    pub backfill: Option<HumanDuration>,
+}
+
+/// One alert rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Rule name, shown in alerts; unique.
+    pub name: Spanned<String>,
+    /// Alert when any of these words or phrases occurs (case-insensitive).
+    #[serde(default)]
+    pub keywords: Vec<Spanned<String>>,
+    /// Only entries of these feeds (by name); empty means all feeds.
+    #[serde(default)]
+    pub feeds: Vec<Spanned<String>>,
+    /// Only entries of feeds with one of these tags; empty means all feeds.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Destinations (by name) the rule alerts; empty means every destination.
+    #[serde(default)]
+    pub destinations: Vec<Spanned<String>>,
+    /// Where the rule was written.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+impl RuleConfig {
+    /// The rule's name.
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+}
+
+/// A destination alerts are delivered to.
+#[derive(Debug, Clone)]
+pub enum DestinationConfig {
+    /// Appends one JSON object per alert to a local JSON-lines file.
+    File(FileDestination),
+}
+
+impl DestinationConfig {
+    /// The destination's name.
+    pub fn name(&self) -> &str {
+        match self {
+            DestinationConfig::File(d) => &d.name,
+        }
+    }
+
+    /// The `type` value of the destination, as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DestinationConfig::File(_) => "file",
+        }
+    }
+
+    /// The `type` values a destination can have.
+    pub const KINDS: &'static [&'static str] = &["file"];
+}
+
+/// `type = "file"`: a JSON-lines file, one alert per line, written durably.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDestination {
+    /// Destination name; unique.
+    pub name: String,
+    /// Path of the file; relative paths resolve against the state directory.
+    /// Default: `alerts.jsonl` in the state directory.
+    pub path: Option<PathBuf>,
+    /// Where the destination was written.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Name of the destination added when the configuration names none.
+pub const DEFAULT_DESTINATION: &str = "local";

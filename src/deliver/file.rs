@@ -1,0 +1,70 @@
+//! The `file` destination: appends each alert as one JSON object per line to a local file,
+//! flushed to disk before the alert counts as delivered.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::DeliveryError;
+use crate::alerts::Alert;
+
+/// Default file name inside the state directory.
+pub const DEFAULT_FILE: &str = "alerts.jsonl";
+
+/// Where a file destination writes: relative paths resolve against the state directory.
+pub fn resolve_path(state_dir: &Path, configured: Option<&Path>) -> PathBuf {
+    match configured {
+        Some(path) if path.is_absolute() => path.to_path_buf(),
+        Some(path) => state_dir.join(path),
+        None => state_dir.join(DEFAULT_FILE),
+    }
+}
+
+/// Appends alerts to a JSON-lines file.
+pub struct FileSink {
+    path: PathBuf,
+    // Serialises writers so lines never interleave.
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FileSink {
+    /// A sink writing to `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends the alert and syncs the file.
+    pub async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
+        let mut line = serde_json::to_string(alert)
+            .map_err(|e| DeliveryError::permanent(format!("cannot encode alert: {e}")))?;
+        line.push('\n');
+        let path = self.path.clone();
+        let _guard = self.lock.lock().await;
+        tokio::task::spawn_blocking(move || append_durably(&path, line.as_bytes()))
+            .await
+            .map_err(|e| DeliveryError::temporary(format!("writer task failed: {e}")))?
+            .map_err(|e| {
+                DeliveryError::temporary(format!("cannot append to {}: {e}", self.path.display()))
+            })
+    }
+}
+
+fn append_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_data()
+}

@@ -1,0 +1,130 @@
+//! HTML to plain text: visible text only, block elements become paragraph breaks, links
+//! keep their words but never their URLs, scripts and styles are dropped.
+
+use scraper::{Html, Node};
+
+/// Elements whose content is never text a reader sees.
+const INVISIBLE: &[&str] = &[
+    "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math", "head",
+    "title", "button", "select", "option", "form", "input", "textarea",
+];
+
+/// Elements that start a new paragraph.
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "aside",
+    "nav",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "figure",
+    "figcaption",
+    "hr",
+    "address",
+    "details",
+    "summary",
+    "center",
+];
+
+/// Converts an HTML fragment (or plain text with entities) to plain text with paragraphs
+/// separated by a blank line.
+pub fn html_to_text(html: &str) -> String {
+    if !html.contains('<') {
+        return normalise_paragraphs(&html_escape::decode_html_entities(html));
+    }
+    let fragment = Html::parse_fragment(html);
+    let mut out = String::with_capacity(html.len() / 2);
+    walk(fragment.tree.root(), &mut out);
+    normalise_paragraphs(&out)
+}
+
+fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
+    for child in node.children() {
+        match child.value() {
+            Node::Text(text) => out.push_str(&text.text),
+            Node::Element(element) => {
+                let name = element.name();
+                if INVISIBLE.contains(&name) {
+                    continue;
+                }
+                if name == "br" {
+                    out.push('\n');
+                    continue;
+                }
+                let block = BLOCKS.contains(&name);
+                if block {
+                    out.push_str("\n\n");
+                }
+                walk(child, out);
+                if block {
+                    out.push_str("\n\n");
+                } else if matches!(name, "td" | "th") {
+                    out.push(' ');
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Collapses whitespace inside paragraphs and separates paragraphs by one blank line.
+pub fn normalise_paragraphs(text: &str) -> String {
+    let mut paragraphs = Vec::new();
+    for block in text.split("\n\n") {
+        let lines: Vec<String> = block
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|line| !line.is_empty())
+            .collect();
+        if !lines.is_empty() {
+            paragraphs.push(lines.join("\n"));
+        }
+    }
+    paragraphs.join("\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_become_paragraphs_and_links_lose_urls() {
+        let html = "<p>Rutte <b>said</b> &laquo;peace&raquo;.</p><script>var x=1</script>\
+                    <div>See <a href=\"https://example.org/x\">the report</a></div>";
+        assert_eq!(html_to_text(html), "Rutte said «peace».\n\nSee the report");
+    }
+
+    #[test]
+    fn plain_text_with_entities() {
+        assert_eq!(
+            html_to_text("Tom &amp; Jerry\n\n  second   para "),
+            "Tom & Jerry\n\nsecond para"
+        );
+    }
+
+    #[test]
+    fn line_breaks_stay_inside_a_paragraph() {
+        assert_eq!(html_to_text("<p>one<br>two</p>"), "one\ntwo");
+    }
+}

@@ -1,0 +1,311 @@
+//! The scheduler: owns time. It polls every feed on its own schedule (or all of them once),
+//! runs each poll through the pipeline, writes the result, and keeps the delivery worker
+//! going; it stops gracefully when asked.
+
+mod plan;
+pub mod poll;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+pub use poll::{PollOutcome, Polled, poll_feed};
+
+use crate::alerts::Alert;
+use crate::config::{Config, ConfigError, FeedConfig};
+use crate::deliver::{Deliverer, DeliveryReport};
+use crate::fetch::{FetchError, Fetcher};
+use crate::rules::RuleSet;
+use crate::store::{FeedState, Store, StoreError};
+
+/// How long in-flight polls may take to finish after a stop was requested.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How often old seen entries and delivered alerts are purged.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Delivered and dead alerts are kept this long for `status` and de-duplication.
+const OUTBOX_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+
+/// Why the pipeline could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The configuration is invalid.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The state database cannot be used.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The HTTP client cannot be built.
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
+}
+
+/// Everything a poll needs: configuration, compiled rules, HTTP client, store, sinks.
+pub struct Pipeline {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The compiled rules.
+    pub rules: Arc<RuleSet>,
+    /// The HTTP client.
+    pub fetcher: Arc<Fetcher>,
+    /// The state database.
+    pub store: Arc<Store>,
+    /// The destinations.
+    pub deliverer: Arc<Deliverer>,
+}
+
+impl Pipeline {
+    /// Compiles the rules and builds the client and sinks for `config` on `store`.
+    pub fn new(config: Config, store: Arc<Store>) -> Result<Self, SetupError> {
+        let rules = RuleSet::compile(&config)?;
+        let fetcher = Fetcher::new(&config.fetch)?;
+        let deliverer = Deliverer::new(&config);
+        Ok(Self {
+            config: Arc::new(config),
+            rules: Arc::new(rules),
+            fetcher: Arc::new(fetcher),
+            store,
+            deliverer: Arc::new(deliverer),
+        })
+    }
+}
+
+/// What one cycle over all feeds did.
+#[derive(Debug, Clone, Default)]
+pub struct CycleReport {
+    /// Feeds polled.
+    pub feeds: usize,
+    /// Feeds that answered 304.
+    pub not_modified: usize,
+    /// Feeds that failed.
+    pub failed: usize,
+    /// New entries evaluated.
+    pub new_entries: usize,
+    /// Alerts produced (queued, or printed in a dry run).
+    pub alerts: Vec<Alert>,
+    /// Alerts newly queued in the outbox (0 in a dry run).
+    pub queued: usize,
+    /// Delivery results (empty in a dry run).
+    pub delivery: DeliveryReport,
+}
+
+/// Polls every feed once, now, then delivers what is due. With `dry_run`, nothing is
+/// written and nothing is delivered: the alerts are only returned.
+pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleReport, StoreError> {
+    let states = pipeline.store.feed_states()?;
+    let now = Timestamp::now();
+    let mut tasks = JoinSet::new();
+    for feed in pipeline.config.feeds.iter().cloned() {
+        let pipeline = pipeline.clone();
+        let previous = states.get(&feed.url).cloned();
+        let span = tracing::info_span!("poll", feed = %feed.name);
+        tasks.spawn(
+            async move {
+                let polled = poll_feed(&pipeline, &feed, previous, now).await;
+                if dry_run {
+                    return Ok((polled, 0));
+                }
+                let queued = pipeline.store.record_poll(&polled.record)?;
+                Ok::<_, StoreError>((polled, queued))
+            }
+            .instrument(span),
+        );
+    }
+    let mut report = CycleReport::default();
+    while let Some(joined) = tasks.join_next().await {
+        let (polled, queued) = match joined {
+            Ok(result) => result?,
+            Err(join_error) => {
+                tracing::error!(%join_error, "a poll task failed");
+                report.failed += 1;
+                continue;
+            }
+        };
+        tally(&mut report, &polled);
+        report.queued += queued;
+        report.alerts.extend(polled.alerts);
+    }
+    if !dry_run {
+        report.delivery = pipeline.deliverer.deliver_due(&pipeline.store).await?;
+    }
+    Ok(report)
+}
+
+fn tally(report: &mut CycleReport, polled: &Polled) {
+    report.feeds += 1;
+    match &polled.outcome {
+        PollOutcome::NotModified => report.not_modified += 1,
+        PollOutcome::Updated { new, changed, .. } => report.new_entries += new + changed,
+        PollOutcome::Failed { .. } => report.failed += 1,
+    }
+}
+
+/// Runs until `shutdown` becomes true: every feed is polled when due, results are written
+/// as each poll finishes, and the delivery worker sends what the polls queued.
+pub async fn run(
+    pipeline: Arc<Pipeline>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), StoreError> {
+    let store = pipeline.store.clone();
+    let wake_delivery = Arc::new(Notify::new());
+    let delivery = tokio::spawn(crate::deliver::run_worker(
+        pipeline.deliverer.clone(),
+        store.clone(),
+        wake_delivery.clone(),
+        shutdown.clone(),
+    ));
+    let mut states = store.feed_states()?;
+    let now = Timestamp::now();
+    let mut due: HashMap<String, Timestamp> = pipeline
+        .config
+        .feeds
+        .iter()
+        .map(|feed| {
+            let at = match states.get(&feed.url) {
+                Some(state) => state.next_poll,
+                None => plan::first_poll(now, feed.interval.get()),
+            };
+            (feed.url.clone(), at)
+        })
+        .collect();
+    let feeds: HashMap<String, FeedConfig> = pipeline
+        .config
+        .feeds
+        .iter()
+        .map(|f| (f.url.clone(), f.clone()))
+        .collect();
+    tracing::info!(
+        feeds = feeds.len(),
+        rules = pipeline.rules.len(),
+        "scheduler started"
+    );
+    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut tasks: JoinSet<(String, Result<FeedState, StoreError>)> = JoinSet::new();
+    let mut next_maintenance = tokio::time::Instant::now();
+    loop {
+        let now = Timestamp::now();
+        for (url, at) in &due {
+            if *at <= now
+                && !in_flight.contains(url)
+                && let Some(feed) = feeds.get(url)
+            {
+                in_flight.insert(url.clone());
+                spawn_poll(
+                    &mut tasks,
+                    &pipeline,
+                    feed.clone(),
+                    states.get(url).cloned(),
+                    &wake_delivery,
+                );
+            }
+        }
+        if tokio::time::Instant::now() >= next_maintenance {
+            maintain(&pipeline);
+            next_maintenance = tokio::time::Instant::now() + MAINTENANCE_EVERY;
+        }
+        let next_due = due
+            .iter()
+            .filter(|(url, _)| !in_flight.contains(*url))
+            .map(|(_, at)| *at)
+            .min();
+        let sleep_for = next_due
+            .map(|at| {
+                Duration::from_millis((at.as_millisecond() - now.as_millisecond()).max(0) as u64)
+            })
+            .unwrap_or(MAINTENANCE_EVERY)
+            .min(MAINTENANCE_EVERY);
+        tokio::select! {
+            _ = tokio::time::sleep(sleep_for) => {}
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                match joined {
+                    Ok((url, Ok(state))) => {
+                        in_flight.remove(&url);
+                        due.insert(url.clone(), state.next_poll);
+                        states.insert(url, state);
+                    }
+                    Ok((url, Err(error))) => {
+                        in_flight.remove(&url);
+                        // The poll's result could not be written; it is retried from scratch
+                        // (validators were not updated either).
+                        tracing::error!(feed_url = %url, %error, "cannot record poll; retrying in a minute");
+                        due.insert(url, Timestamp::now() + jiff::SignedDuration::from_secs(60));
+                    }
+                    Err(join_error) => {
+                        tracing::error!(%join_error, "a poll task failed");
+                        in_flight.clear();
+                    }
+                }
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!(
+        in_flight = tasks.len(),
+        "stopping: letting in-flight polls finish"
+    );
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        // Safe to abandon: a poll writes its result in one transaction at its very end.
+        tracing::warn!(
+            abandoned = tasks.len(),
+            "abandoning polls still running after {SHUTDOWN_GRACE:?}"
+        );
+        tasks.abort_all();
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, delivery).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_poll(
+    tasks: &mut JoinSet<(String, Result<FeedState, StoreError>)>,
+    pipeline: &Arc<Pipeline>,
+    feed: FeedConfig,
+    previous: Option<FeedState>,
+    wake_delivery: &Arc<Notify>,
+) {
+    let pipeline = pipeline.clone();
+    let wake = wake_delivery.clone();
+    let span = tracing::info_span!("poll", feed = %feed.name);
+    tasks.spawn(
+        async move {
+            let polled = poll_feed(&pipeline, &feed, previous, Timestamp::now()).await;
+            let result = pipeline.store.record_poll(&polled.record).map(|queued| {
+                if queued > 0 {
+                    wake.notify_one();
+                }
+                polled.record.state
+            });
+            (feed.url, result)
+        }
+        .instrument(span),
+    );
+}
+
+fn maintain(pipeline: &Pipeline) {
+    let now = Timestamp::now();
+    match pipeline
+        .store
+        .purge_seen(now, pipeline.config.retention.get())
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "forgot entries that left their feeds"),
+        Err(error) => tracing::warn!(%error, "cannot purge old entries"),
+    }
+    if let Err(error) = pipeline.store.purge_outbox(now, OUTBOX_RETENTION) {
+        tracing::warn!(%error, "cannot purge old alerts");
+    }
+}

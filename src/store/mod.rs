@@ -1,0 +1,707 @@
+//! State: one SQLite file (WAL mode) holding feed state, the seen-entries set, rule matches
+//! and the alert outbox. This module owns every SQL statement of the program.
+//!
+//! The unit of consistency is one poll of one feed: its new validators, the entries it
+//! contained and the alerts it produced are written in one transaction by
+//! [`Store::record_poll`], so a crash at any point either keeps all of it or none (and the
+//! next poll redoes the work, since the old validators are still in place).
+
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Name of the database file inside the state directory.
+pub const DATABASE_FILE: &str = "newshound.db";
+
+/// Errors of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The state directory or database could not be opened or created.
+    #[error("cannot open state database {path}: {message}")]
+    Open {
+        /// The database path.
+        path: PathBuf,
+        /// What went wrong, with a hint.
+        message: String,
+    },
+    /// The database was written by a newer build.
+    #[error(
+        "state database {path} has schema version {found}, but this build of newshound knows only up to {known}; it was written by a newer version — run that version, or restore a backup made with this one"
+    )]
+    TooNew {
+        /// The database path.
+        path: PathBuf,
+        /// Version found in the file.
+        found: i64,
+        /// Highest version this build knows.
+        known: i64,
+    },
+    /// A statement failed.
+    #[error("state database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// Result type of the store.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What is remembered about a feed between polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedState {
+    /// The configured URL (the feed's identity).
+    pub url: String,
+    /// The feed's name when last polled.
+    pub name: String,
+    /// The URL actually polled after a permanent redirect.
+    pub effective_url: Option<String>,
+    /// `ETag` validator of the last 200 response.
+    pub etag: Option<String>,
+    /// `Last-Modified` validator of the last 200 response.
+    pub last_modified: Option<String>,
+    /// When the feed is due next.
+    pub next_poll: Timestamp,
+    /// When it was last tried.
+    pub last_attempt: Option<Timestamp>,
+    /// When a poll last succeeded (200 or 304).
+    pub last_success: Option<Timestamp>,
+    /// When the document last changed (200 parsed).
+    pub last_changed: Option<Timestamp>,
+    /// When an entry never seen before last appeared.
+    pub last_new_entry: Option<Timestamp>,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// Text of the last error (cleared on success).
+    pub last_error: Option<String>,
+    /// HTTP status of the last response.
+    pub last_status: Option<u16>,
+    /// Number of distinct entries seen so far.
+    pub entries_seen: u64,
+}
+
+impl FeedState {
+    /// State for a feed never polled before.
+    pub fn new(url: &str, name: &str, now: Timestamp) -> Self {
+        Self {
+            url: url.to_string(),
+            name: name.to_string(),
+            effective_url: None,
+            etag: None,
+            last_modified: None,
+            next_poll: now,
+            last_attempt: None,
+            last_success: None,
+            last_changed: None,
+            last_new_entry: None,
+            consecutive_failures: 0,
+            last_error: None,
+            last_status: None,
+            entries_seen: 0,
+        }
+    }
+
+    /// Whether the feed was never polled successfully (first-poll backfill applies).
+    pub fn is_new(&self) -> bool {
+        self.last_changed.is_none()
+    }
+}
+
+/// An entry present in the document of a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenEntry {
+    /// Stable entry key.
+    pub key: String,
+    /// Content fingerprint.
+    pub fingerprint: String,
+    /// Publication date, when known.
+    pub published: Option<Timestamp>,
+}
+
+/// A rule that matched an entry in this poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchRecord {
+    /// Rule name.
+    pub rule: String,
+    /// Entry key.
+    pub entry_key: String,
+    /// Story key of the entry.
+    pub story: String,
+    /// Entry fingerprint at the time of the match.
+    pub fingerprint: String,
+}
+
+/// An alert to put in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlert {
+    /// Idempotency key (rule + story + destination); an existing key is not queued again.
+    pub key: String,
+    /// Destination name.
+    pub destination: String,
+    /// Rule name.
+    pub rule: String,
+    /// Story key.
+    pub story: String,
+    /// The alert as JSON.
+    pub payload: String,
+}
+
+/// Everything one poll of one feed changes, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    /// The feed's state after the poll.
+    pub state: FeedState,
+    /// When the poll happened.
+    pub at: Timestamp,
+    /// Entries in the fetched document (empty for 304 and failures).
+    pub entries: Vec<SeenEntry>,
+    /// Matches found.
+    pub matches: Vec<MatchRecord>,
+    /// Alerts to queue.
+    pub alerts: Vec<NewAlert>,
+}
+
+/// Delivery status of an outbox item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    /// Waiting to be (re)tried.
+    Queued,
+    /// Delivered.
+    Sent,
+    /// Given up after the maximum age; kept for inspection.
+    Dead,
+}
+
+impl OutboxStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Queued => "queued",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Dead => "dead",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "sent" => OutboxStatus::Sent,
+            "dead" => OutboxStatus::Dead,
+            _ => OutboxStatus::Queued,
+        }
+    }
+}
+
+/// An alert in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// Row id.
+    pub id: i64,
+    /// Idempotency key.
+    pub key: String,
+    /// Destination name.
+    pub destination: String,
+    /// Rule name.
+    pub rule: String,
+    /// Story key.
+    pub story: String,
+    /// The alert as JSON.
+    pub payload: String,
+    /// Delivery status.
+    pub status: OutboxStatus,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// When it was queued.
+    pub created: Timestamp,
+    /// Last delivery error.
+    pub last_error: Option<String>,
+}
+
+/// Outbox counts for one destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting.
+    pub queued: u64,
+    /// Delivered.
+    pub sent: u64,
+    /// Given up.
+    pub dead: u64,
+    /// Creation time of the oldest queued alert.
+    pub oldest_queued: Option<Timestamp>,
+}
+
+/// The state database.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn from_ms(v: i64) -> Timestamp {
+    Timestamp::from_millisecond(v).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn opt_from_ms(v: Option<i64>) -> Option<Timestamp> {
+    v.map(from_ms)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `state_dir`.
+    pub fn open_dir(state_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(state_dir).map_err(|e| StoreError::Open {
+            path: state_dir.join(DATABASE_FILE),
+            message: format!(
+                "cannot create state directory {}: {e} (set `state_dir` to a writable directory)",
+                state_dir.display()
+            ),
+        })?;
+        Self::open(&state_dir.join(DATABASE_FILE))
+    }
+
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_error = |e: rusqlite::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            message: explain_open_error(&e),
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
+        Self::init(conn, path.to_path_buf())
+    }
+
+    /// An in-memory database (tests, dry runs without a state file).
+    pub fn open_in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    }
+
+    fn init(conn: Connection, path: PathBuf) -> Result<Self> {
+        let open_error = |e: rusqlite::Error| StoreError::Open {
+            path: path.clone(),
+            message: explain_open_error(&e),
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_error)?;
+        // Reading the header first turns "not a database" into a clear error before any
+        // write is attempted on a file that is not ours.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_error)?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path,
+                found: version,
+                known,
+            });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_error)?;
+        let mut store = Self {
+            conn: Mutex::new(conn),
+            path,
+        };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<()> {
+        let path = self.path.clone();
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(from as usize) {
+            let tx = conn.transaction().map_err(|e| StoreError::Open {
+                path: path.clone(),
+                message: explain_open_error(&e),
+            })?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The database file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-done transaction behind
+        // (rusqlite rolls back on drop), so the connection is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the database answers (for readiness checks).
+    pub fn ping(&self) -> Result<()> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// The state of every feed ever polled, by configured URL.
+    pub fn feed_states(&self) -> Result<HashMap<String, FeedState>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT url, name, effective_url, etag, last_modified, next_poll_ms, last_attempt_ms,
+                    last_success_ms, last_changed_ms, last_new_entry_ms, consecutive_failures,
+                    last_error, last_status, entries_seen
+             FROM feeds",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok(FeedState {
+                url: r.get(0)?,
+                name: r.get(1)?,
+                effective_url: r.get(2)?,
+                etag: r.get(3)?,
+                last_modified: r.get(4)?,
+                next_poll: from_ms(r.get(5)?),
+                last_attempt: opt_from_ms(r.get(6)?),
+                last_success: opt_from_ms(r.get(7)?),
+                last_changed: opt_from_ms(r.get(8)?),
+                last_new_entry: opt_from_ms(r.get(9)?),
+                consecutive_failures: r.get(10)?,
+                last_error: r.get(11)?,
+                last_status: r.get(12)?,
+                entries_seen: r.get::<_, i64>(13)? as u64,
+            })
+        })?;
+        let mut states = HashMap::new();
+        for row in rows {
+            let state = row?;
+            states.insert(state.url.clone(), state);
+        }
+        Ok(states)
+    }
+
+    /// Keys and fingerprints of the entries seen in a feed.
+    pub fn seen_entries(&self, feed_url: &str) -> Result<HashMap<String, String>> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare_cached("SELECT key, fingerprint FROM entries WHERE feed_url = ?1")?;
+        let rows = statement.query_map([feed_url], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut seen = HashMap::new();
+        for row in rows {
+            let (key, fingerprint) = row?;
+            seen.insert(key, fingerprint);
+        }
+        Ok(seen)
+    }
+
+    /// Rules that already matched an entry, with the fingerprint they matched.
+    pub fn matches_of_entry(
+        &self,
+        feed_url: &str,
+        entry_key: &str,
+    ) -> Result<HashMap<String, String>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT rule, fingerprint FROM matches WHERE feed_url = ?1 AND entry_key = ?2",
+        )?;
+        let rows = statement.query_map([feed_url, entry_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut found = HashMap::new();
+        for row in rows {
+            let (rule, fingerprint) = row?;
+            found.insert(rule, fingerprint);
+        }
+        Ok(found)
+    }
+
+    /// Writes everything one poll changed, in one transaction. Returns how many alerts were
+    /// newly queued (an alert whose key is already in the outbox is not queued again).
+    pub fn record_poll(&self, record: &PollRecord) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let at = ms(record.at);
+        let state = &record.state;
+        let mut new_entries = 0u64;
+        {
+            let mut upsert_entry = tx.prepare_cached(
+                "INSERT INTO entries (feed_url, key, fingerprint, first_seen_ms, last_seen_ms, published_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)
+                 ON CONFLICT (feed_url, key) DO UPDATE
+                 SET fingerprint = excluded.fingerprint, last_seen_ms = excluded.last_seen_ms",
+            )?;
+            let mut exists =
+                tx.prepare_cached("SELECT 1 FROM entries WHERE feed_url = ?1 AND key = ?2")?;
+            for entry in &record.entries {
+                if !exists.exists(params![state.url, entry.key])? {
+                    new_entries += 1;
+                }
+                upsert_entry.execute(params![
+                    state.url,
+                    entry.key,
+                    entry.fingerprint,
+                    at,
+                    entry.published.map(ms)
+                ])?;
+            }
+            let mut upsert_match = tx.prepare_cached(
+                "INSERT INTO matches (rule, feed_url, entry_key, story, fingerprint, first_ms, last_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                 ON CONFLICT (rule, feed_url, entry_key) DO UPDATE
+                 SET fingerprint = excluded.fingerprint, last_ms = excluded.last_ms",
+            )?;
+            for m in &record.matches {
+                upsert_match.execute(params![
+                    m.rule,
+                    state.url,
+                    m.entry_key,
+                    m.story,
+                    m.fingerprint,
+                    at
+                ])?;
+            }
+        }
+        let queued = insert_alerts(&tx, &record.alerts, at)?;
+        let entries_seen = state.entries_seen + new_entries;
+        let last_new_entry = if new_entries > 0 {
+            Some(record.at)
+        } else {
+            state.last_new_entry
+        };
+        tx.execute(
+            "INSERT INTO feeds (url, name, effective_url, etag, last_modified, next_poll_ms,
+                                last_attempt_ms, last_success_ms, last_changed_ms, last_new_entry_ms,
+                                consecutive_failures, last_error, last_status, entries_seen, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (url) DO UPDATE SET
+                name = excluded.name, effective_url = excluded.effective_url, etag = excluded.etag,
+                last_modified = excluded.last_modified, next_poll_ms = excluded.next_poll_ms,
+                last_attempt_ms = excluded.last_attempt_ms, last_success_ms = excluded.last_success_ms,
+                last_changed_ms = excluded.last_changed_ms, last_new_entry_ms = excluded.last_new_entry_ms,
+                consecutive_failures = excluded.consecutive_failures, last_error = excluded.last_error,
+                last_status = excluded.last_status, entries_seen = excluded.entries_seen",
+            params![
+                state.url,
+                state.name,
+                state.effective_url,
+                state.etag,
+                state.last_modified,
+                ms(state.next_poll),
+                state.last_attempt.map(ms),
+                state.last_success.map(ms),
+                state.last_changed.map(ms),
+                last_new_entry.map(ms),
+                state.consecutive_failures,
+                state.last_error,
+                state.last_status,
+                entries_seen as i64,
+                at
+            ],
+        )?;
+        tx.commit()?;
+        Ok(queued)
+    }
+
+    /// Queues alerts outside of a poll (test deliveries, digests). Returns how many were new.
+    pub fn enqueue(&self, alerts: &[NewAlert], now: Timestamp) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let queued = insert_alerts(&tx, alerts, ms(now))?;
+        tx.commit()?;
+        Ok(queued)
+    }
+
+    /// Queued alerts whose next attempt is due, oldest first.
+    pub fn due_alerts(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxItem>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT id, key, destination, rule, story, payload, status, attempts, created_ms, last_error
+             FROM outbox WHERE status = 'queued' AND next_attempt_ms <= ?1
+             ORDER BY next_attempt_ms, id LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![ms(now), limit as i64], outbox_item)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// When the next queued alert is due, if any is queued.
+    pub fn next_due_alert(&self) -> Result<Option<Timestamp>> {
+        let conn = self.conn();
+        let next: Option<i64> = conn.query_row(
+            "SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'queued'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(next.map(from_ms))
+    }
+
+    /// Marks an alert delivered.
+    pub fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET status = 'sent', done_ms = ?2, attempts = attempts + 1, last_error = NULL
+             WHERE id = ?1",
+            params![id, ms(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub fn mark_retry(&self, id: i64, error: &str, next_attempt: Timestamp) -> Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3
+             WHERE id = ?1",
+            params![id, error, ms(next_attempt)],
+        )?;
+        Ok(())
+    }
+
+    /// Gives up on an alert: it stays in the outbox as dead, with its last error.
+    pub fn mark_dead(&self, id: i64, error: &str, now: Timestamp) -> Result<()> {
+        self.conn().execute(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, done_ms = ?3
+             WHERE id = ?1",
+            params![id, error, ms(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Looks up one outbox item by its idempotency key.
+    pub fn outbox_item(&self, key: &str) -> Result<Option<OutboxItem>> {
+        let conn = self.conn();
+        let item = conn
+            .query_row(
+                "SELECT id, key, destination, rule, story, payload, status, attempts, created_ms, last_error
+                 FROM outbox WHERE key = ?1",
+                [key],
+                outbox_item,
+            )
+            .optional()?;
+        Ok(item)
+    }
+
+    /// Outbox counts by destination.
+    pub fn outbox_counts(&self) -> Result<HashMap<String, OutboxCounts>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT destination, status, COUNT(*), MIN(created_ms) FROM outbox GROUP BY destination, status",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })?;
+        let mut counts: HashMap<String, OutboxCounts> = HashMap::new();
+        for row in rows {
+            let (destination, status, count, oldest) = row?;
+            let entry = counts.entry(destination).or_default();
+            match OutboxStatus::parse(&status) {
+                OutboxStatus::Queued => {
+                    entry.queued = count as u64;
+                    entry.oldest_queued = opt_from_ms(oldest);
+                }
+                OutboxStatus::Sent => entry.sent = count as u64,
+                OutboxStatus::Dead => entry.dead = count as u64,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Forgets entries that left their feed more than `retention` ago. An entry still in its
+    /// feed's latest document is never forgotten, however old, so it cannot come back as new.
+    pub fn purge_seen(&self, now: Timestamp, retention: std::time::Duration) -> Result<usize> {
+        let cutoff = ms(now) - retention.as_millis() as i64;
+        let removed = self.conn().execute(
+            "DELETE FROM entries WHERE last_seen_ms < ?1 AND last_seen_ms < (
+                 SELECT COALESCE(last_changed_ms, 0) FROM feeds WHERE feeds.url = entries.feed_url)",
+            [cutoff],
+        )?;
+        Ok(removed)
+    }
+
+    /// Forgets delivered and dead alerts older than `retention` (matches too).
+    pub fn purge_outbox(&self, now: Timestamp, retention: std::time::Duration) -> Result<usize> {
+        let cutoff = ms(now) - retention.as_millis() as i64;
+        let conn = self.conn();
+        let removed = conn.execute(
+            "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND done_ms < ?1",
+            [cutoff],
+        )?;
+        conn.execute("DELETE FROM matches WHERE last_ms < ?1", [cutoff])?;
+        Ok(removed)
+    }
+
+    /// Removes the state of feeds no longer configured after `retention` without a poll.
+    pub fn forget_feeds_except(&self, keep: &[&str], unpolled_since: Timestamp) -> Result<usize> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare("SELECT url FROM feeds WHERE COALESCE(last_attempt_ms, 0) < ?1")?;
+        let stale: Vec<String> = statement
+            .query_map([ms(unpolled_since)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(statement);
+        let mut removed = 0;
+        for url in stale.iter().filter(|u| !keep.contains(&u.as_str())) {
+            conn.execute("DELETE FROM entries WHERE feed_url = ?1", [url])?;
+            removed += conn.execute("DELETE FROM feeds WHERE url = ?1", [url])?;
+        }
+        Ok(removed)
+    }
+}
+
+fn insert_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[NewAlert], at: i64) -> Result<usize> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO outbox (key, destination, rule, story, payload, next_attempt_ms, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?;
+    let mut queued = 0;
+    for alert in alerts {
+        queued += insert.execute(params![
+            alert.key,
+            alert.destination,
+            alert.rule,
+            alert.story,
+            alert.payload,
+            at
+        ])?;
+    }
+    Ok(queued)
+}
+
+fn outbox_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
+    Ok(OutboxItem {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        destination: r.get(2)?,
+        rule: r.get(3)?,
+        story: r.get(4)?,
+        payload: r.get(5)?,
+        status: OutboxStatus::parse(&r.get::<_, String>(6)?),
+        attempts: r.get(7)?,
+        created: from_ms(r.get(8)?),
+        last_error: r.get(9)?,
+    })
+}
+
+fn explain_open_error(error: &rusqlite::Error) -> String {
+    let text = error.to_string();
+    if text.contains("file is not a database") {
+        format!(
+            "{text}: the file is corrupt or not a newshound state file; it was left untouched — move it aside to start with empty state, or restore a backup"
+        )
+    } else if text.contains("readonly") || text.contains("read-only") {
+        format!("{text}: the state directory is read-only; make it writable by the service user")
+    } else if text.contains("unable to open") {
+        format!("{text}: check that the state directory exists and is writable")
+    } else if text.contains("disk") && text.contains("full") {
+        format!("{text}: free some disk space")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+impl OutboxItem {
+    /// The status as text (`queued`, `sent`, `dead`).
+    pub fn status_text(&self) -> &'static str {
+        self.status.as_str()
+    }
+}

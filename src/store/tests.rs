@@ -1,0 +1,153 @@
+use super::*;
+
+type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + secs).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn alert(key: &str) -> NewAlert {
+    NewAlert {
+        key: key.to_string(),
+        destination: "local".into(),
+        rule: "r".into(),
+        story: "s".into(),
+        payload: "{}".into(),
+    }
+}
+
+fn poll(url: &str, at: Timestamp, keys: &[&str], alerts: Vec<NewAlert>) -> PollRecord {
+    let mut state = FeedState::new(url, "feed", at);
+    state.last_success = Some(at);
+    state.last_changed = Some(at);
+    PollRecord {
+        state,
+        at,
+        entries: keys
+            .iter()
+            .map(|k| SeenEntry {
+                key: k.to_string(),
+                fingerprint: "f".into(),
+                published: None,
+            })
+            .collect(),
+        matches: Vec::new(),
+        alerts,
+    }
+}
+
+#[test]
+fn a_poll_is_recorded_and_read_back() -> TestResult {
+    let store = Store::open_in_memory()?;
+    let queued = store.record_poll(&poll("http://a/", t(0), &["1", "2"], vec![alert("k1")]))?;
+    assert_eq!(queued, 1);
+    let states = store.feed_states()?;
+    assert_eq!(states.get("http://a/").map(|s| s.entries_seen), Some(2));
+    assert_eq!(store.seen_entries("http://a/")?.len(), 2);
+    assert_eq!(store.due_alerts(t(1), 10)?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn the_same_alert_key_is_queued_once() -> TestResult {
+    let store = Store::open_in_memory()?;
+    store.record_poll(&poll("http://a/", t(0), &["1"], vec![alert("k1")]))?;
+    let again = store.record_poll(&poll("http://a/", t(10), &["1"], vec![alert("k1")]))?;
+    assert_eq!(again, 0);
+    assert_eq!(store.due_alerts(t(20), 10)?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn retry_then_sent_then_dead() -> TestResult {
+    let store = Store::open_in_memory()?;
+    store.enqueue(&[alert("a"), alert("b")], t(0))?;
+    let due = store.due_alerts(t(0), 10)?;
+    assert_eq!(due.len(), 2);
+    store.mark_retry(due[0].id, "connection refused", t(60))?;
+    assert_eq!(store.due_alerts(t(30), 10)?.len(), 1, "retry waits");
+    assert_eq!(store.next_due_alert()?, Some(t(0)));
+    store.mark_sent(due[1].id, t(1))?;
+    store.mark_dead(due[0].id, "gave up", t(90))?;
+    let counts = store.outbox_counts()?;
+    let local = counts.get("local").cloned().unwrap_or_default();
+    assert_eq!((local.queued, local.sent, local.dead), (0, 1, 1));
+    let dead = store
+        .outbox_item("a")?
+        .map(|i| (i.status, i.attempts, i.last_error));
+    assert_eq!(dead, Some((OutboxStatus::Dead, 2, Some("gave up".into()))));
+    Ok(())
+}
+
+#[test]
+fn purge_never_forgets_an_entry_still_in_its_feed() -> TestResult {
+    let store = Store::open_in_memory()?;
+    let day = 86_400;
+    store.record_poll(&poll("http://a/", t(0), &["old", "kept"], vec![]))?;
+    // 100 days later the feed changes: "old" left it, "kept" is still there.
+    store.record_poll(&poll("http://a/", t(100 * day), &["kept"], vec![]))?;
+    // A second feed that has answered 304 for 100 days: nothing may be forgotten.
+    store.record_poll(&poll("http://b/", t(0), &["quiet"], vec![]))?;
+    let removed = store.purge_seen(
+        t(101 * day),
+        std::time::Duration::from_secs(90 * day as u64),
+    )?;
+    assert_eq!(removed, 1);
+    let a = store.seen_entries("http://a/")?;
+    assert!(a.contains_key("kept") && !a.contains_key("old"));
+    assert!(store.seen_entries("http://b/")?.contains_key("quiet"));
+    Ok(())
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_not_reset() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("state.db");
+    drop(Store::open(&path)?);
+    {
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "user_version", 999)?;
+    }
+    match Store::open(&path) {
+        Err(StoreError::TooNew { found: 999, .. }) => {}
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("a newer database was opened"),
+    }
+    let conn = Connection::open(&path)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    assert_eq!(version, 999, "the file was left untouched");
+    Ok(())
+}
+
+#[test]
+fn a_corrupt_database_gives_a_clear_error_and_is_left_alone() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("state.db");
+    let garbage = vec![0x42u8; 8192];
+    std::fs::write(&path, &garbage)?;
+    let error = match Store::open(&path) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a corrupt file was opened"),
+    };
+    assert!(error.contains("corrupt"), "{error}");
+    assert_eq!(std::fs::read(&path)?, garbage);
+    Ok(())
+}
+
+#[test]
+fn state_survives_reopening() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    {
+        let store = Store::open_dir(dir.path())?;
+        let mut record = poll("http://a/", t(0), &["1"], vec![]);
+        record.state.etag = Some("\"v1\"".into());
+        store.record_poll(&record)?;
+    }
+    let store = Store::open_dir(dir.path())?;
+    let states = store.feed_states()?;
+    assert_eq!(
+        states.get("http://a/").and_then(|s| s.etag.clone()),
+        Some("\"v1\"".to_string())
+    );
+    Ok(())
+}
