@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Item, TestServer, delivered, minutes_ago, rss, write_config};
-use newshound::scheduler::{self, Pipeline, PollOutcome};
+use newshound::scheduler::{self, Pipeline};
 use newshound::store::Store;
 
 const BIN: &str = env!("CARGO_BIN_EXE_newshound");
