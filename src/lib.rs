@@ -10,5 +10,6 @@
 //! Each stage has a small typed input and output (`Entry` -> `Article` -> `Match` ->
 //! `Alert`), so each can be tested alone and data walks one way.
 
+pub mod charset;
 pub mod cli;
 pub mod feed;
