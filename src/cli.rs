@@ -54,7 +54,11 @@ fn feed(args: FeedArgs) -> anyhow::Result<i32> {
         serde_json::to_writer(&mut out, &parsed)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{}", parsed.title.as_deref().unwrap_or("(untitled feed)"))?;
+        writeln!(
+            out,
+            "{}",
+            parsed.title.as_deref().unwrap_or("(untitled feed)")
+        )?;
         for entry in &parsed.entries {
             writeln!(
                 out,
