@@ -441,8 +441,11 @@ pub fn merge(mut primary: ParsedFeed, secondary: ParsedFeed) -> ParsedFeed {
             fill(&mut ours.id, theirs.id);
             fill(&mut ours.title, theirs.title);
             fill(&mut ours.link, theirs.link);
+            // feed-rs copies an RSS item's pubDate into `updated`; a copy is not an
+            // update and must not look like one.
+            let updated = theirs.updated.filter(|u| Some(*u) != theirs.published);
             fill(&mut ours.published, theirs.published);
-            fill(&mut ours.updated, theirs.updated);
+            fill(&mut ours.updated, updated);
             fill(&mut ours.summary, theirs.summary);
             fill(&mut ours.content, theirs.content);
             fill_vec(&mut ours.links, theirs.links);

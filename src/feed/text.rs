@@ -192,19 +192,20 @@ pub fn collapse_whitespace(text: &str) -> String {
 }
 
 /// Repairs two kinds of mojibake. UTF-8 that was decoded as windows-1252 or Latin-1 and
-/// encoded again (`â€™` for `’`, `Ã©` for `é`) is decoded once more when the whole value
-/// then forms valid UTF-8, which legitimate Latin-1 text practically never does. Remaining
+/// encoded again (`â€™` for `’`, `Ã©` for `é`) is decoded once more, sequence by
+/// sequence. Remaining
 /// C1 control characters (U+0080–U+009F, invisible and meaningless in feeds) are read as
 /// the windows-1252 characters their authors meant (`\u{92}` → `’`).
 pub fn demoronize(text: &str) -> Cow<'_, str> {
     if text.is_ascii() {
         return Cow::Borrowed(text);
     }
-    if let Some(fixed) = undo_double_encoding(text) {
-        return Cow::Owned(fixed);
-    }
+    let text = match undo_double_encoding(text) {
+        Some(fixed) => Cow::Owned(fixed),
+        None => Cow::Borrowed(text),
+    };
     if !text.chars().any(|c| ('\u{80}'..='\u{9F}').contains(&c)) {
-        return Cow::Borrowed(text);
+        return text;
     }
     Cow::Owned(
         text.chars()
@@ -220,21 +221,46 @@ pub fn demoronize(text: &str) -> Cow<'_, str> {
 }
 
 fn undo_double_encoding(text: &str) -> Option<String> {
-    // A double-encoded multi-byte character starts with Â-ô (0xC2-0xF4) followed by a
-    // continuation character; without one there is nothing to repair.
     let chars: Vec<char> = text.chars().collect();
-    let has_candidate = chars.windows(2).any(|pair| {
-        ('\u{C2}'..='\u{F4}').contains(&pair[0])
-            && single_byte(pair[1]).is_some_and(|b| (0x80..=0xBF).contains(&b))
-    });
-    if !has_candidate {
-        return None;
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < chars.len() {
+        if let Some((decoded, used)) = double_encoded_at(&chars[i..]) {
+            out.push(decoded);
+            i += used;
+            changed = true;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
     }
-    let mut bytes = Vec::with_capacity(chars.len());
-    for c in chars {
-        bytes.push(single_byte(c)?);
+    changed.then_some(out)
+}
+
+/// If `chars` starts with the windows-1252/Latin-1 rendering of one UTF-8 multi-byte
+/// sequence (a lead byte Â-ô followed by the right number of continuation bytes), the
+/// character it encodes and how many characters it spans. Legitimate text practically
+/// never puts such a letter directly before the matching number of symbols from the
+/// 0x80-0xBF range.
+fn double_encoded_at(chars: &[char]) -> Option<(char, usize)> {
+    let lead = single_byte(*chars.first()?)?;
+    let len = match lead {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    let mut bytes = [lead, 0, 0, 0];
+    for (k, slot) in bytes.iter_mut().enumerate().take(len).skip(1) {
+        let b = single_byte(*chars.get(k)?)?;
+        if !(0x80..=0xBF).contains(&b) {
+            return None;
+        }
+        *slot = b;
     }
-    String::from_utf8(bytes).ok()
+    let decoded = std::str::from_utf8(&bytes[..len]).ok()?.chars().next()?;
+    Some((decoded, len))
 }
 
 /// The byte a character would have been in windows-1252 (falling back to Latin-1 for the
@@ -283,5 +309,7 @@ mod tests {
         assert_eq!(demoronize("\u{e2}\u{80}\u{a6}"), "…");
         assert_eq!(demoronize("São Paulo, Zürich"), "São Paulo, Zürich");
         assert_eq!(demoronize("SÃO"), "SÃO");
+        assert_eq!(demoronize("It\u{92}s â€¦ fine"), "It’s … fine");
+        assert_eq!(demoronize("«café» – naïve"), "«café» – naïve");
     }
 }
