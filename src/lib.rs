@@ -11,6 +11,7 @@
 //! `Alert`), so each can be tested alone and data walks one way.
 
 pub mod alerts;
+pub mod charset;
 pub mod cli;
 pub mod config;
 pub mod deliver;

@@ -4,7 +4,30 @@
 //! This stage owns everything between "bytes arrived" and "here are the entries":
 //! charset transcoding, repairing documents that feed-rs rejects, containing parser panics,
 //! and mapping the fields the rest of the pipeline relies on. It does no I/O.
+//!
+//! How a document is read:
+//!
+//! 1. `charset` transcodes the bytes to UTF-8 (BOM, HTTP charset, XML declaration,
+//!    detector) and rewrites the declaration to `utf-8`.
+//! 2. `repair` makes the text well-formed XML: undeclared HTML entities, bare `&`,
+//!    unclosed or stray tags, the DOCTYPE (internal entities expanded within a budget).
+//! 3. `tree` builds a namespace-aware element tree (at most [`MAX_ENTRIES`] entries), and
+//!    `map` reads the feed from it with feedparser's field semantics.
+//! 4. `feedrs` runs feed-rs on the same text, under panic containment and through a chain
+//!    of repairs when it rejects the document; whatever it reads that the mapping does not
+//!    fills the gaps. JSON Feed goes through `json` and feed-rs the same way.
+//! 5. Text values are normalised (`text`) and every entry gets its stable [`Entry::key`].
 
+mod contain;
+mod dates;
+mod feedrs;
+mod json;
+mod map;
+mod repair;
+mod text;
+mod tree;
+
+pub use dates::parse_date;
 use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -85,9 +108,10 @@ pub struct Entry {
     pub published: Option<Timestamp>,
     /// Last update instant.
     pub updated: Option<Timestamp>,
-    /// Summary / description (may contain HTML).
+    /// Summary / description as HTML (plain-text sources are escaped). When the feed
+    /// gives only full content, this is a copy of it, as in feedparser.
     pub summary: Option<String>,
-    /// Full content (may contain HTML).
+    /// Full content as HTML (plain-text sources are escaped).
     pub content: Option<String>,
     /// Authors.
     pub authors: Vec<Person>,
@@ -100,7 +124,7 @@ pub struct Entry {
 pub struct ParsedFeed {
     /// Feed title.
     pub title: Option<String>,
-    /// Feed subtitle / description.
+    /// Feed subtitle / description, as HTML.
     pub subtitle: Option<String>,
     /// The feed's home page.
     pub link: Option<String>,
@@ -117,7 +141,15 @@ pub struct ParsedFeed {
     /// RSS `<ttl>`: minimum time between polls the publisher asks for.
     #[serde(skip)]
     pub ttl: Option<std::time::Duration>,
+    /// The repairs that were needed to read the document; empty for a clean one. A
+    /// non-empty list means the feed is degraded but usable.
+    #[serde(skip)]
+    pub repairs: Vec<&'static str>,
 }
+
+/// Most entries read from one document. Later entries are ignored, so a feed with a
+/// million items costs no more memory or time than one with this many.
+pub const MAX_ENTRIES: usize = 10_000;
 
 impl Entry {
     /// A fingerprint of what a reader sees of the entry; changes when the entry is edited.
@@ -168,106 +200,123 @@ pub fn entry_key(
 /// Parses a feed document.
 ///
 /// `content_type` is the HTTP `Content-Type` header (its charset is honoured), `base_url`
-/// the URL the document was fetched from (relative links resolve against it).
+/// the URL the document was fetched from (relative links resolve against it). At most
+/// [`MAX_ENTRIES`] entries are read.
 pub fn parse(
     bytes: &[u8],
     content_type: Option<&str>,
     base_url: Option<&str>,
 ) -> Result<ParsedFeed, FeedError> {
-    let _ = content_type;
-    let mut builder = feed_rs::parser::Builder::new();
-    if let Some(base) = base_url {
-        builder = builder.base_uri(Some(base));
+    parse_with_limit(bytes, content_type, base_url, MAX_ENTRIES)
+}
+
+/// [`parse`] with an explicit entry limit.
+pub fn parse_with_limit(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&str>,
+    max_entries: usize,
+) -> Result<ParsedFeed, FeedError> {
+    let decoded = crate::charset::decode_xml(bytes, content_type);
+    let text = decoded.text;
+    let (ours, theirs, mut repairs) = if text.trim_start().starts_with('{') {
+        let ours = json::from_json(&text, max_entries);
+        let theirs = feedrs::run(&text, None, base_url);
+        (ours, theirs.feed, theirs.repairs)
+    } else {
+        let normalised = repair::well_formed(&text);
+        let doc = tree::build(&normalised.text, max_entries);
+        let ours = map::from_tree(&doc, max_entries);
+        let theirs = feedrs::run(&normalised.text, Some(&doc), base_url);
+        let mut repairs = normalised.repairs;
+        repairs.extend(theirs.repairs);
+        (ours, theirs.feed, repairs)
+    };
+    if let Err(FeedError::ParserPanic(message)) = &theirs {
+        tracing::warn!(%message, "feed-rs crashed on this document; using our own reading");
     }
-    let parser = builder.build();
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(bytes)))
-        .map_err(|panic| FeedError::ParserPanic(panic_message(&panic)))?
-        .map_err(|e| FeedError::Unparseable(e.to_string()))?;
-    Ok(from_feed_rs(parsed))
+    let mut feed = match (ours, theirs) {
+        (Some(ours), Ok(theirs)) => feedrs::merge(ours, theirs),
+        (Some(ours), Err(_)) => {
+            repairs.push("feed-rs-rejected");
+            ours
+        }
+        (None, Ok(theirs)) => theirs,
+        (None, Err(error)) => return Err(error),
+    };
+    if decoded.had_errors {
+        repairs.push("invalid-bytes");
+    }
+    if !repairs.is_empty() {
+        tracing::debug!(?repairs, charset = decoded.name, "feed needed repairs");
+    }
+    feed.repairs = repairs;
+    finish(&mut feed, base_url, max_entries);
+    Ok(feed)
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string())
-}
-
-fn from_feed_rs(feed: feed_rs::model::Feed) -> ParsedFeed {
-    let persons = |people: &[feed_rs::model::Person]| -> Vec<Person> {
-        people
-            .iter()
-            .map(|p| Person {
-                name: p.name.clone().filter(|s| !s.is_empty()),
-                email: p.email.clone(),
-                uri: p.uri.clone(),
-            })
-            .collect()
+/// Final normalisation shared by every path: entry limit, mojibake repair, summary
+/// fallback, link resolution and stable keys.
+fn finish(feed: &mut ParsedFeed, base_url: Option<&str>, max_entries: usize) {
+    feed.entries.truncate(max_entries);
+    let base = base_url.and_then(|b| url::Url::parse(b).ok());
+    let fix = |value: &mut Option<String>| {
+        if let Some(v) = value
+            && let std::borrow::Cow::Owned(fixed) = text::demoronize(v)
+        {
+            *v = fixed;
+        }
     };
-    let categories = |cats: &[feed_rs::model::Category]| -> Vec<Category> {
-        cats.iter()
-            .map(|c| Category {
-                term: c.term.clone(),
-                scheme: c.scheme.clone(),
-            })
-            .collect()
+    let resolve = |href: &mut String| {
+        if let Some(base) = &base
+            && matches!(
+                url::Url::parse(href),
+                Err(url::ParseError::RelativeUrlWithoutBase)
+            )
+            && let Ok(joined) = base.join(href)
+        {
+            *href = joined.to_string();
+        }
     };
-    let ts = |d: Option<chrono::DateTime<chrono::Utc>>| {
-        d.and_then(|d| Timestamp::new(d.timestamp(), d.timestamp_subsec_nanos() as i32).ok())
-    };
-    let entries = feed
-        .entries
-        .iter()
-        .map(|e| {
-            let title = e.title.as_ref().map(|t| t.content.clone());
-            let link = e.links.first().map(|l| l.href.clone());
-            let summary = e.summary.as_ref().map(|t| t.content.clone());
-            let published = ts(e.published);
-            let updated = ts(e.updated);
-            let id = Some(e.id.clone()).filter(|s| !s.is_empty());
-            Entry {
-                key: entry_key(
-                    id.as_deref(),
-                    link.as_deref(),
-                    title.as_deref(),
-                    published.or(updated),
-                    summary.as_deref(),
-                ),
-                id,
-                title,
-                link,
-                links: e
-                    .links
-                    .iter()
-                    .map(|l| Link {
-                        href: l.href.clone(),
-                        rel: l.rel.clone(),
-                        media_type: l.media_type.clone(),
-                        length: l.length,
-                    })
-                    .collect(),
-                enclosures: Vec::new(),
-                published,
-                updated,
-                summary,
-                content: e.content.as_ref().and_then(|c| c.body.clone()),
-                authors: persons(&e.authors),
-                categories: categories(&e.categories),
-            }
-        })
-        .collect();
-    ParsedFeed {
-        title: feed.title.map(|t| t.content),
-        subtitle: feed.description.map(|t| t.content),
-        link: feed.links.first().map(|l| l.href.clone()),
-        id: Some(feed.id).filter(|s| !s.is_empty()),
-        updated: ts(feed.updated),
-        authors: persons(&feed.authors),
-        categories: categories(&feed.categories),
-        entries,
-        ttl: feed
-            .ttl
-            .map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
+    fix(&mut feed.title);
+    fix(&mut feed.subtitle);
+    if let Some(link) = &mut feed.link {
+        resolve(link);
+    }
+    for person in &mut feed.authors {
+        fix(&mut person.name);
+    }
+    for category in &mut feed.categories {
+        category.term = text::demoronize(&category.term).into_owned();
+    }
+    for entry in &mut feed.entries {
+        fix(&mut entry.title);
+        fix(&mut entry.summary);
+        fix(&mut entry.content);
+        for person in &mut entry.authors {
+            fix(&mut person.name);
+        }
+        for category in &mut entry.categories {
+            category.term = text::demoronize(&category.term).into_owned();
+        }
+        if entry.summary.is_none() {
+            entry.summary = entry.content.clone();
+        }
+        if let Some(link) = &mut entry.link {
+            resolve(link);
+        }
+        for link in &mut entry.links {
+            resolve(&mut link.href);
+        }
+        for enclosure in &mut entry.enclosures {
+            resolve(&mut enclosure.href);
+        }
+        entry.key = entry_key(
+            entry.id.as_deref(),
+            entry.link.as_deref(),
+            entry.title.as_deref(),
+            entry.date(),
+            entry.summary.as_deref(),
+        );
     }
 }

@@ -1,0 +1,669 @@
+//! A small, tolerant, namespace-aware element tree of a feed document.
+//!
+//! The field mapping needs to look around freely (child elements in any order, Dublin
+//! Core beside RSS, mixed content inside descriptions), which a streaming parser makes
+//! awkward. The tree is built with quick-xml from text that `repair` has made well-formed;
+//! should quick-xml still stop on an error, the tree keeps everything read so far. It
+//! never expands entities beyond XML's own and character references, stops after
+//! [`super::MAX_ENTRIES`] entries, and can serialise itself back to XML (for the feed-rs
+//! retry path and for inline XHTML content).
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+/// Index of an element in [`Doc::elements`].
+pub type NodeId = usize;
+
+/// The namespaces the mapping distinguishes. Several URIs map to one variant (the RSS
+/// 0.90/1.0/2.0 namespaces all mean "core RSS").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ns {
+    /// No namespace.
+    None,
+    /// One of the RSS namespaces (0.90, 1.0, Userland/Harvard 2.0).
+    Rss,
+    /// Atom 1.0.
+    Atom10,
+    /// Atom 0.3 and its pre-release names (Echo, Pie).
+    Atom03,
+    /// RDF syntax.
+    Rdf,
+    /// Dublin Core elements.
+    Dc,
+    /// Dublin Core terms.
+    Dcterms,
+    /// RSS 1.0 content module.
+    Content,
+    /// Apple podcasts.
+    Itunes,
+    /// Media RSS.
+    Media,
+    /// XHTML.
+    Xhtml,
+    /// Feedburner.
+    Feedburner,
+    /// The `xml:` prefix.
+    Xml,
+    /// Anything else.
+    Other,
+}
+
+/// An attribute with its resolved namespace.
+#[derive(Debug, Clone)]
+pub struct Attr {
+    /// The name as written (`rdf:about`).
+    pub qname: String,
+    /// Offset of the local part within `qname`.
+    local_at: usize,
+    /// Namespace (unprefixed attributes have none).
+    pub ns: Ns,
+    /// Unescaped value.
+    pub value: String,
+}
+
+impl Attr {
+    /// The local part of the name.
+    pub fn local(&self) -> &str {
+        &self.qname[self.local_at..]
+    }
+}
+
+/// A child of an element.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// Character data (text, CDATA and references, merged).
+    Text(String),
+    /// A child element.
+    Element(NodeId),
+}
+
+/// An element.
+#[derive(Debug, Clone)]
+pub struct Element {
+    /// The name as written (`dc:creator`).
+    pub qname: String,
+    local_at: usize,
+    /// Resolved namespace.
+    pub ns: Ns,
+    /// Attributes in document order.
+    pub attrs: Vec<Attr>,
+    /// Children in document order.
+    pub children: Vec<Node>,
+}
+
+impl Element {
+    /// A new element without attributes or children.
+    pub fn new(qname: &str, ns: Ns) -> Element {
+        Element {
+            qname: qname.to_string(),
+            local_at: qname.rfind(':').map_or(0, |colon| colon + 1),
+            ns,
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// The local part of the name.
+    pub fn local(&self) -> &str {
+        &self.qname[self.local_at..]
+    }
+
+    /// Renames the element, keeping its namespace.
+    pub fn rename(&mut self, qname: &str) {
+        self.local_at = qname.rfind(':').map_or(0, |colon| colon + 1);
+        self.qname = qname.to_string();
+    }
+
+    /// Sets (or adds) an unprefixed attribute.
+    pub fn set_attr(&mut self, qname: &str, value: &str) {
+        match self.attrs.iter_mut().find(|a| a.qname == qname) {
+            Some(attr) => attr.value = value.to_string(),
+            None => self.attrs.push(Attr {
+                qname: qname.to_string(),
+                local_at: qname.rfind(':').map_or(0, |colon| colon + 1),
+                ns: Ns::None,
+                value: value.to_string(),
+            }),
+        }
+    }
+
+    /// Removes an attribute by its written name.
+    pub fn remove_attr(&mut self, qname: &str) {
+        self.attrs.retain(|a| a.qname != qname);
+    }
+}
+
+/// A parsed document.
+#[derive(Debug, Default, Clone)]
+pub struct Doc {
+    /// All elements; the root is [`Doc::root`].
+    pub elements: Vec<Element>,
+    /// The root element, if the text had one.
+    pub root: Option<NodeId>,
+    /// Where reading stopped because the entry limit was reached: the byte offset of the
+    /// first entry not read, and the names of the elements open there (outermost first).
+    pub truncated: Option<(usize, Vec<String>)>,
+}
+
+/// Builds the tree of `text`, reading at most `max_entries` `item`/`entry` elements.
+pub fn build(text: &str, max_entries: usize) -> Doc {
+    let mut reader = Reader::from_str(text);
+    let config = reader.config_mut();
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
+    config.allow_dangling_amp = true;
+    config.expand_empty_elements = false;
+    config.trim_text(false);
+
+    let mut doc = Doc::default();
+    // Open elements, with the namespace declarations each one made.
+    let mut stack: Vec<NodeId> = Vec::new();
+    let mut scopes: Vec<(usize, String, String)> = Vec::new();
+    let mut entries = 0usize;
+    // An unknown namespace on a feed's root element is that feed's own vocabulary (e.g. a
+    // future "rss2.1" URI): elements in it are read as core elements.
+    let mut core_uri: Option<(String, Ns)> = None;
+    loop {
+        let position = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            // The text was repaired, so this is rare; keep what was read.
+            Err(_) => break,
+        };
+        match event {
+            Event::Start(start) | Event::Empty(start) if doc.root.is_some() && stack.is_empty() => {
+                // A second root element: not part of the document.
+                let _ = start;
+                break;
+            }
+            Event::Start(start) => {
+                if is_entry_name(local_name(start.name().into_inner())) && stack.len() <= 2 {
+                    if entries >= max_entries {
+                        let open = stack
+                            .iter()
+                            .map(|&id| doc.elements[id].qname.clone())
+                            .collect();
+                        doc.truncated = Some((position, open));
+                        break;
+                    }
+                    entries += 1;
+                }
+                let id = open_element(&mut doc, &stack, &mut scopes, &start, &core_uri);
+                if stack.is_empty() && core_uri.is_none() {
+                    core_uri = root_vocabulary(&doc, id, &scopes);
+                    if let Some((_, ns)) = &core_uri {
+                        // The root was classified before its vocabulary was known.
+                        doc.elements[id].ns = *ns;
+                    }
+                }
+                stack.push(id);
+            }
+            Event::Empty(start) => {
+                if is_entry_name(local_name(start.name().into_inner())) && stack.len() <= 2 {
+                    entries += 1;
+                }
+                open_element(&mut doc, &stack, &mut scopes, &start, &core_uri);
+                let depth = stack.len() + 1;
+                scopes.retain(|(d, _, _)| *d < depth);
+            }
+            Event::End(end) => {
+                let name = end.name().into_inner();
+                if let Some(pos) = stack.iter().rposition(|&id| doc.elements[id].qname == name) {
+                    stack.truncate(pos);
+                    let depth = stack.len();
+                    scopes.retain(|(d, _, _)| *d <= depth);
+                }
+            }
+            Event::Text(t) => push_text(&mut doc, &stack, &normalize_eol(&t)),
+            Event::CData(t) => push_text(&mut doc, &stack, &normalize_eol(&t)),
+            Event::GeneralRef(r) => {
+                let resolved = resolve_reference(&r);
+                push_text(&mut doc, &stack, &resolved);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    doc
+}
+
+fn is_entry_name(local: &str) -> bool {
+    local == "item" || local == "entry"
+}
+
+fn local_name(qname: &str) -> &str {
+    qname.rsplit(':').next().unwrap_or(qname)
+}
+
+/// The namespace URI of an unknown-namespace feed root, and what it stands for.
+fn root_vocabulary(
+    doc: &Doc,
+    root: NodeId,
+    scopes: &[(usize, String, String)],
+) -> Option<(String, Ns)> {
+    let el = &doc.elements[root];
+    if el.ns != Ns::Other {
+        return None;
+    }
+    let ns = match el.local().to_ascii_lowercase().as_str() {
+        "rss" | "channel" => Ns::Rss,
+        "feed" | "entry" => Ns::Atom10,
+        _ => return None,
+    };
+    let prefix = el.qname.rfind(':').map_or("", |colon| &el.qname[..colon]);
+    let (_, _, uri) = scopes.iter().rev().find(|(_, p, _)| p == prefix)?;
+    Some((uri.clone(), ns))
+}
+
+fn open_element(
+    doc: &mut Doc,
+    stack: &[NodeId],
+    scopes: &mut Vec<(usize, String, String)>,
+    start: &BytesStart,
+    core_uri: &Option<(String, Ns)>,
+) -> NodeId {
+    let depth = stack.len() + 1;
+    let qname = start.name().into_inner().to_string();
+    let mut raw_attrs: Vec<(String, String)> = Vec::new();
+    for attr in start.attributes().with_checks(false).flatten() {
+        let key = attr.key.into_inner().to_string();
+        let value = unescape(&attr.value);
+        if key == "xmlns" {
+            scopes.push((depth, String::new(), value.clone()));
+        } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+            scopes.push((depth, prefix.to_string(), value.clone()));
+        }
+        raw_attrs.push((key, value));
+    }
+    let (prefix, local_at) = match qname.rfind(':') {
+        Some(colon) => (&qname[..colon], colon + 1),
+        None => ("", 0),
+    };
+    let ns = resolve(scopes, prefix, core_uri);
+    let attrs = raw_attrs
+        .into_iter()
+        .map(|(key, value)| {
+            let (ns, local_at) = match key.rfind(':') {
+                Some(colon) => (resolve(scopes, &key[..colon], core_uri), colon + 1),
+                None => (Ns::None, 0),
+            };
+            Attr {
+                qname: key,
+                local_at,
+                ns,
+                value,
+            }
+        })
+        .collect();
+    let id = doc.elements.len();
+    doc.elements.push(Element {
+        qname,
+        local_at,
+        ns,
+        attrs,
+        children: Vec::new(),
+    });
+    match stack.last() {
+        Some(&parent) => doc.elements[parent].children.push(Node::Element(id)),
+        None => {
+            if doc.root.is_none() {
+                doc.root = Some(id);
+            }
+        }
+    }
+    id
+}
+
+/// Resolves a prefix against the declarations in scope. An undeclared prefix is guessed
+/// from its conventional name (`dc`, `media`, ...): feeds often use `dc:creator` without
+/// declaring `xmlns:dc`, and feedparser reads them the same way.
+fn resolve(
+    scopes: &[(usize, String, String)],
+    prefix: &str,
+    core_uri: &Option<(String, Ns)>,
+) -> Ns {
+    if prefix == "xml" {
+        return Ns::Xml;
+    }
+    if let Some((_, _, uri)) = scopes.iter().rev().find(|(_, p, _)| p == prefix) {
+        if let Some((core, ns)) = core_uri
+            && core == uri
+        {
+            return *ns;
+        }
+        return classify(uri);
+    }
+    match prefix {
+        "" => Ns::None,
+        "dc" => Ns::Dc,
+        "dcterms" => Ns::Dcterms,
+        "content" => Ns::Content,
+        "itunes" => Ns::Itunes,
+        "media" => Ns::Media,
+        "atom" => Ns::Atom10,
+        "rdf" => Ns::Rdf,
+        "xhtml" => Ns::Xhtml,
+        "feedburner" => Ns::Feedburner,
+        _ => Ns::Other,
+    }
+}
+
+/// Maps a namespace URI to the namespace it means, ignoring case and trailing `/` or `#`
+/// (both appear in the wild for the same namespace).
+fn classify(uri: &str) -> Ns {
+    let lower = uri.trim().to_ascii_lowercase();
+    let key = lower.trim_end_matches(['/', '#']);
+    match key {
+        "" => Ns::None,
+        "http://www.w3.org/2005/atom" => Ns::Atom10,
+        "http://purl.org/atom/ns"
+        | "http://example.com/newformat"
+        | "http://example.com/necho"
+        | "http://purl.org/echo"
+        | "uri/of/echo/namespace"
+        | "http://purl.org/pie" => Ns::Atom03,
+        "http://purl.org/rss/1.0"
+        | "http://my.netscape.com/rdf/simple/0.9"
+        | "http://backend.userland.com/rss"
+        | "http://backend.userland.com/rss2"
+        | "http://blogs.law.harvard.edu/tech/rss"
+        | "http://purl.org/rss/1.0/modules/rss091" => Ns::Rss,
+        "http://www.w3.org/1999/02/22-rdf-syntax-ns" => Ns::Rdf,
+        "http://purl.org/dc/elements/1.1" => Ns::Dc,
+        "http://purl.org/dc/terms" => Ns::Dcterms,
+        "http://purl.org/rss/1.0/modules/content" => Ns::Content,
+        "http://www.itunes.com/dtds/podcast-1.0.dtd"
+        | "http://example.com/dtds/podcast-1.0.dtd" => Ns::Itunes,
+        "http://search.yahoo.com/mrss" => Ns::Media,
+        "http://www.w3.org/1999/xhtml" => Ns::Xhtml,
+        "http://rssnamespace.org/feedburner/ext/1.0" => Ns::Feedburner,
+        "http://www.w3.org/xml/1998/namespace" => Ns::Xml,
+        _ => Ns::Other,
+    }
+}
+
+fn push_text(doc: &mut Doc, stack: &[NodeId], text: &str) {
+    let Some(&parent) = stack.last() else {
+        return;
+    };
+    if text.is_empty() {
+        return;
+    }
+    let children = &mut doc.elements[parent].children;
+    if let Some(Node::Text(previous)) = children.last_mut() {
+        previous.push_str(text);
+    } else {
+        children.push(Node::Text(text.to_string()));
+    }
+}
+
+fn normalize_eol(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Resolves a reference (`amp`, `#8217`, `#X41`); unknown names stay literal.
+fn resolve_reference(name: &str) -> String {
+    if let Some(number) = name.strip_prefix('#') {
+        let value = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => number.parse().ok(),
+        };
+        if let Some(c) = value
+            .map(super::repair::fix_code_point)
+            .and_then(char::from_u32)
+        {
+            return c.to_string();
+        }
+        return format!("&{name};");
+    }
+    match name {
+        "amp" => "&".to_string(),
+        "lt" => "<".to_string(),
+        "gt" => ">".to_string(),
+        "quot" => "\"".to_string(),
+        "apos" => "'".to_string(),
+        other => match super::repair::html_entity(other) {
+            Some(value) => value.to_string(),
+            None => format!("&{other};"),
+        },
+    }
+}
+
+/// Unescapes an attribute value; malformed references stay literal.
+fn unescape(raw: &str) -> String {
+    if !raw.contains('&') {
+        return normalize_eol(raw).into_owned();
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        match after.find(';').filter(|&semi| semi > 0 && semi <= 32) {
+            Some(semi)
+                if after[..semi]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'#') =>
+            {
+                out.push_str(&resolve_reference(&after[..semi]));
+                rest = &after[semi + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    normalize_eol(&out).into_owned()
+}
+
+impl Doc {
+    /// The element with this id.
+    pub fn el(&self, id: NodeId) -> &Element {
+        &self.elements[id]
+    }
+
+    /// The element children of `id`.
+    pub fn children(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.elements[id]
+            .children
+            .iter()
+            .filter_map(|node| match node {
+                Node::Element(child) => Some(*child),
+                Node::Text(_) => None,
+            })
+    }
+
+    /// The value of the unprefixed attribute `local` (or, failing that, of a prefixed
+    /// one with that local name, since feeds prefix attributes inconsistently).
+    pub fn attr(&self, id: NodeId, local: &str) -> Option<&str> {
+        let attrs = &self.elements[id].attrs;
+        attrs
+            .iter()
+            .find(|a| a.ns == Ns::None && a.local() == local)
+            .or_else(|| {
+                attrs
+                    .iter()
+                    .find(|a| a.local() == local && !a.qname.starts_with("xmlns"))
+            })
+            .map(|a| a.value.as_str())
+    }
+
+    /// All text below `id`, in document order.
+    pub fn text(&self, id: NodeId) -> String {
+        let mut out = String::new();
+        self.collect_text(id, &mut out);
+        out
+    }
+
+    fn collect_text(&self, id: NodeId, out: &mut String) {
+        for node in &self.elements[id].children {
+            match node {
+                Node::Text(t) => out.push_str(t),
+                Node::Element(child) => self.collect_text(*child, out),
+            }
+        }
+    }
+
+    /// Whether `id` has element children.
+    pub fn has_element_children(&self, id: NodeId) -> bool {
+        self.children(id).next().is_some()
+    }
+
+    /// The children of `id` serialised as markup. Namespace declarations are dropped and
+    /// XHTML prefixes removed, because the result is meant to be read as HTML.
+    pub fn inner_html(&self, id: NodeId) -> String {
+        let mut out = String::new();
+        for node in &self.elements[id].children {
+            self.write_node(node, &mut out, true);
+        }
+        out
+    }
+
+    /// Adds a detached element and returns its id.
+    pub fn add(&mut self, element: Element) -> NodeId {
+        self.elements.push(element);
+        self.elements.len() - 1
+    }
+
+    /// Moves all children of `id` into a new child element `qname`.
+    pub fn wrap_children(&mut self, id: NodeId, qname: &str) -> NodeId {
+        let ns = self.elements[id].ns;
+        let mut wrapper = Element::new(qname, ns);
+        wrapper.children = std::mem::take(&mut self.elements[id].children);
+        let wrapper = self.add(wrapper);
+        self.elements[id].children.push(Node::Element(wrapper));
+        wrapper
+    }
+
+    /// Every element id in document order, starting at the root.
+    pub fn descendants(&self) -> Vec<NodeId> {
+        let mut out = Vec::new();
+        let mut pending: Vec<NodeId> = self.root.into_iter().collect();
+        while let Some(id) = pending.pop() {
+            out.push(id);
+            let children: Vec<NodeId> = self.children(id).collect();
+            pending.extend(children.into_iter().rev());
+        }
+        out
+    }
+
+    /// Serialises the whole document as well-formed XML.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+        if let Some(root) = self.root {
+            self.write_node(&Node::Element(root), &mut out, false);
+        }
+        out
+    }
+
+    fn write_node(&self, node: &Node, out: &mut String, as_html: bool) {
+        match node {
+            Node::Text(t) => escape_into(t, out, false),
+            Node::Element(id) => {
+                let el = &self.elements[*id];
+                let name = if as_html && (el.ns == Ns::Xhtml || el.ns == Ns::None) {
+                    el.local()
+                } else {
+                    el.qname.as_str()
+                };
+                out.push('<');
+                out.push_str(name);
+                for attr in &el.attrs {
+                    if as_html && (attr.qname == "xmlns" || attr.qname.starts_with("xmlns:")) {
+                        continue;
+                    }
+                    out.push(' ');
+                    out.push_str(&attr.qname);
+                    out.push_str("=\"");
+                    escape_into(&attr.value, out, true);
+                    out.push('"');
+                }
+                if el.children.is_empty() {
+                    out.push_str(" />");
+                    return;
+                }
+                out.push('>');
+                for child in &el.children {
+                    self.write_node(child, out, as_html);
+                }
+                out.push_str("</");
+                out.push_str(name);
+                out.push('>');
+            }
+        }
+    }
+}
+
+fn escape_into(text: &str, out: &mut String, attribute: bool) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_are_resolved_and_guessed() {
+        let doc = build(
+            "<rss xmlns:d='http://purl.org/dc/elements/1.1/'><channel><d:creator>a</d:creator><dc:subject>b</dc:subject><media:title>c</media:title></channel></rss>",
+            10,
+        );
+        let root = doc.root.unwrap_or_default();
+        let channel = doc.children(root).next().unwrap_or_default();
+        let kinds: Vec<(Ns, &str)> = doc
+            .children(channel)
+            .map(|id| (doc.el(id).ns, doc.el(id).local()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Ns::Dc, "creator"),
+                (Ns::Dc, "subject"),
+                (Ns::Media, "title")
+            ]
+        );
+    }
+
+    #[test]
+    fn text_and_markup() {
+        let doc = build(
+            "<feed xmlns='http://www.w3.org/2005/Atom'><content type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>A &amp; <b title=\"x&quot;\">B</b>&#x2019;</div></content></feed>",
+            10,
+        );
+        let root = doc.root.unwrap_or_default();
+        let content = doc.children(root).next().unwrap_or_default();
+        assert_eq!(doc.text(content), "A & B’");
+        assert_eq!(
+            doc.inner_html(content),
+            "<div>A &amp; <b title=\"x&quot;\">B</b>’</div>"
+        );
+    }
+
+    #[test]
+    fn entry_limit_truncates() {
+        let doc = build(
+            "<rss><channel><item>1</item><item>2</item><item>3</item></channel></rss>",
+            2,
+        );
+        let (offset, open) = doc.truncated.clone().unwrap_or_default();
+        assert_eq!(open, vec!["rss".to_string(), "channel".to_string()]);
+        assert_eq!(offset, "<rss><channel><item>1</item><item>2</item>".len());
+        let root = doc.root.unwrap_or_default();
+        let channel = doc.children(root).next().unwrap_or_default();
+        assert_eq!(doc.children(channel).count(), 2);
+    }
+}
