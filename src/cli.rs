@@ -42,6 +42,42 @@ pub enum Command {
     Check(ConfigArgs),
     /// Parse a feed file or URL and print it, normalised.
     Feed(FeedArgs),
+    /// Print the digest an email destination would get now, or send it now.
+    Digest(DigestArgs),
+    /// Send a sample alert through a destination and print exactly what the server answered.
+    DeliverTest(DeliverTestArgs),
+}
+
+/// Arguments of `newshound digest`.
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// The email destination (its `name`).
+    #[arg(long, short, value_name = "NAME")]
+    pub destination: String,
+    /// Build the digest from everything pending and send it now (the schedule is not
+    /// affected).
+    #[arg(long, conflicts_with = "preview")]
+    pub now: bool,
+    /// Print the digest without sending or recording anything (the default).
+    #[arg(long)]
+    pub preview: bool,
+    /// With --preview: print the HTML part instead of the text part.
+    #[arg(long)]
+    pub html: bool,
+}
+
+/// Arguments of `newshound deliver-test`.
+#[derive(Debug, Args)]
+pub struct DeliverTestArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// The destination (its `name`).
+    #[arg(long, short, value_name = "NAME")]
+    pub destination: String,
 }
 
 /// The configuration file option.
@@ -84,6 +120,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Once(args) => once(&args),
         Command::Check(args) => check(&args.config),
         Command::Feed(args) => feed(args),
+        Command::Digest(args) => digest(&args),
+        Command::DeliverTest(args) => deliver_test(&args),
     }
 }
 
@@ -100,23 +138,23 @@ fn init_logging(level: Option<&str>) {
         .try_init();
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
 }
 
 /// Loads the configuration, printing every error; `Err(status)` is the exit status.
-fn load_config(path: &Path) -> Result<Config, i32> {
+pub(crate) fn load_config(path: &Path) -> Result<Config, i32> {
     config::load(path).map_err(|error| report_config_error(&error))
 }
 
-fn report_config_error(error: &ConfigError) -> i32 {
+pub(crate) fn report_config_error(error: &ConfigError) -> i32 {
     eprintln!("{error}");
     EX_CONFIG
 }
 
-fn open_pipeline(config: Config) -> Result<Arc<Pipeline>, i32> {
+pub(crate) fn open_pipeline(config: Config) -> Result<Arc<Pipeline>, i32> {
     let store = match Store::open_dir(&config.state_dir) {
         Ok(store) => Arc::new(store),
         Err(error) => {
@@ -261,13 +299,8 @@ fn print_alert(out: &mut impl Write, alert: &crate::alerts::Alert) -> std::io::R
         alert.article.link.as_deref().unwrap_or("(no link)")
     )?;
     for evidence in &alert.evidence {
-        match evidence {
-            crate::rules::Evidence::Term {
-                field,
-                term,
-                snippet,
-            } => writeln!(out, "    {field}: {term:?}: {snippet}")?,
-        }
+        let view = crate::deliver::render::EvidenceView::of(evidence);
+        writeln!(out, "    {}", view.line("*"))?;
     }
     Ok(())
 }
@@ -332,6 +365,12 @@ fn check(config_path: &Path) -> anyhow::Result<i32> {
                 ))
                 .path()
                 .display()
+            )?,
+            other => writeln!(
+                out,
+                "  {:<28} {}",
+                other.name(),
+                crate::deliver::describe(other)
             )?,
         }
     }
@@ -409,4 +448,148 @@ fn fetch_url(url: &str) -> anyhow::Result<(Vec<u8>, Option<String>, Option<Strin
         response.content_type,
         Some(response.final_url),
     ))
+}
+
+/// Exit status when a destination did not accept the test (sysexits.h `EX_UNAVAILABLE`).
+pub const EX_UNAVAILABLE: i32 = 69;
+/// Exit status when a destination failed temporarily (sysexits.h `EX_TEMPFAIL`).
+pub const EX_TEMPFAIL: i32 = 75;
+/// Exit status for a wrong command line (sysexits.h `EX_USAGE`).
+pub const EX_USAGE: i32 = 64;
+
+fn digest(args: &DigestArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let has_digest = matches!(
+        config.destination(&args.destination),
+        Some(config::DestinationConfig::Email(email)) if email.digest.is_some()
+    );
+    if !has_digest {
+        let with_digest: Vec<&str> = config
+            .destinations
+            .iter()
+            .filter(|d| matches!(d, config::DestinationConfig::Email(e) if e.digest.is_some()))
+            .map(|d| d.name())
+            .collect();
+        eprintln!(
+            "error: {:?} is not an email destination with a digest schedule; {}",
+            args.destination,
+            if with_digest.is_empty() {
+                "none is configured (add `digest = { schedule = \"weekdays 08:00\" }` to an email destination)".to_string()
+            } else {
+                format!("destinations with a digest: {}", with_digest.join(", "))
+            }
+        );
+        return Ok(EX_USAGE);
+    }
+    let pipeline = match open_pipeline(config) {
+        Ok(pipeline) => pipeline,
+        Err(code) => return Ok(code),
+    };
+    let deliverer = &pipeline.deliverer;
+    let store = &pipeline.store;
+    let mut out = std::io::stdout().lock();
+    if !args.now {
+        let Some(digest) = deliverer.preview_digest(store, &args.destination)? else {
+            return Ok(EX_USAGE);
+        };
+        let Some(crate::deliver::Sink::Email(sink)) = deliverer.sink(&args.destination) else {
+            return Ok(EX_USAGE);
+        };
+        let (subject, text, html) = sink.render_digest(&digest)?;
+        writeln!(out, "Subject: {subject}\n")?;
+        writeln!(out, "{}", if args.html { html } else { text })?;
+        writeln!(
+            out,
+            "(preview: nothing sent or recorded; {} alerts pending)",
+            digest.alerts
+        )?;
+        return Ok(0);
+    }
+    let now = deliverer.now();
+    let key = deliverer.freeze_digest(store, &args.destination, None, now)?;
+    let Some(key) = key else {
+        writeln!(
+            out,
+            "nothing pending for {:?}: no digest sent",
+            args.destination
+        )?;
+        return Ok(0);
+    };
+    let report = runtime()?.block_on(deliverer.deliver_due(store))?;
+    let item = store.outbox_item(&key)?;
+    match item {
+        Some(item) if item.status_text() == "sent" => {
+            writeln!(out, "digest {key} sent to {:?}", args.destination)?;
+            Ok(0)
+        }
+        Some(item) => {
+            writeln!(
+                out,
+                "digest {key} not delivered yet ({}): {}; it stays queued and the daemon retries it",
+                item.status_text(),
+                item.last_error.unwrap_or_default()
+            )?;
+            Ok(if report.dead > 0 {
+                EX_UNAVAILABLE
+            } else {
+                EX_TEMPFAIL
+            })
+        }
+        None => Ok(EX_TEMPFAIL),
+    }
+}
+
+fn deliver_test(args: &DeliverTestArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let Some(destination) = config.destination(&args.destination).cloned() else {
+        let names: Vec<&str> = config.destinations.iter().map(|d| d.name()).collect();
+        eprintln!(
+            "error: no destination named {:?}; configured: {}",
+            args.destination,
+            names.join(", ")
+        );
+        return Ok(EX_USAGE);
+    };
+    let sink = match crate::deliver::Sink::from_config(&config, &destination) {
+        Ok(sink) => sink,
+        Err(error) => return Ok(report_config_error(&error)),
+    };
+    let message = crate::deliver::sample_alert(&args.destination, jiff::Timestamp::now());
+    let outgoing = crate::deliver::Outgoing::Alert(Box::new(message));
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "sending a test alert to {:?} ({})",
+        args.destination,
+        crate::deliver::describe(&destination)
+    )?;
+    match runtime()?.block_on(sink.deliver(&outgoing)) {
+        Ok(receipt) => {
+            writeln!(out, "accepted: {}", receipt.answer)?;
+            Ok(0)
+        }
+        Err(error) => {
+            writeln!(
+                out,
+                "failed ({}): {}",
+                if error.permanent {
+                    "permanent: retrying will not help"
+                } else {
+                    "temporary: the daemon would retry"
+                },
+                error.message
+            )?;
+            Ok(if error.permanent {
+                EX_UNAVAILABLE
+            } else {
+                EX_TEMPFAIL
+            })
+        }
+    }
 }

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
+use super::delivery::{self, DeliverySettings, Place, RawEmail, RawWebhook};
 use super::{
     Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, FeedConfig,
     FeedDefaults, FetchSettings, FileDestination, HumanDuration, Origin, RawFeed, RuleConfig,
@@ -26,6 +27,7 @@ const MAIN_KEYS: &[&str] = &[
     "feeds",
     "rules",
     "destinations",
+    "delivery",
 ];
 
 /// Top-level keys an included file may have.
@@ -33,7 +35,10 @@ const INCLUDED_KEYS: &[&str] = &["feeds", "rules", "destinations"];
 
 /// Loads and validates the configuration at `path` and every file it includes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let mut loader = Loader::default();
+    let mut loader = Loader {
+        main_dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        ..Loader::default()
+    };
     loader.read_file(path, true);
     let includes = std::mem::take(&mut loader.includes);
     let main_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -61,6 +66,9 @@ struct Loader {
     feeds: Vec<(RawFeed, Origin)>,
     rules: Vec<RuleConfig>,
     destinations: Vec<DestinationConfig>,
+    delivery: Option<DeliverySettings>,
+    /// Directory of the main file (where `*_file` secrets are looked up).
+    main_dir: PathBuf,
 }
 
 /// The file being read, for building diagnostics.
@@ -170,6 +178,7 @@ impl Loader {
             "retention" => self.retention = self.deserialize(file, value),
             "defaults" => self.defaults = self.deserialize(file, value),
             "fetch" => self.fetch = self.deserialize(file, value),
+            "delivery" => self.delivery = self.deserialize(file, value),
             "feeds" => {
                 for item in self.array_of_tables(file, key, value) {
                     let origin = file.origin(item.span());
@@ -230,6 +239,30 @@ impl Loader {
                 let mut destination = self.deserialize::<FileDestination>(file, rest)?;
                 destination.origin = origin;
                 Some(DestinationConfig::File(destination))
+            }
+            "email" | "webhook" => {
+                let main_dir = self.main_dir.clone();
+                let secrets = super::SecretResolver::from_env(&main_dir);
+                let place = Place {
+                    path: &file.path,
+                    source: &file.source,
+                    origin,
+                    secrets: &secrets,
+                };
+                let built = if kind_name == "email" {
+                    let raw = self.deserialize::<RawEmail>(file, rest)?;
+                    delivery::email(raw, &place).map(|d| DestinationConfig::Email(Box::new(d)))
+                } else {
+                    let raw = self.deserialize::<RawWebhook>(file, rest)?;
+                    delivery::webhook(raw, &place).map(|d| DestinationConfig::Webhook(Box::new(d)))
+                };
+                match built {
+                    Ok(destination) => Some(destination),
+                    Err(diagnostics) => {
+                        self.diagnostics.extend(diagnostics);
+                        None
+                    }
+                }
             }
             other => {
                 self.diagnostics.push(file.diagnostic(
@@ -386,6 +419,8 @@ impl Loader {
         }
         self.check_destinations();
         self.check_rules(&feeds);
+        let routing = delivery::check_routing(&self.destinations, &self.rules, &self.sources);
+        self.diagnostics.extend(routing);
         let state_dir = self.resolve_state_dir(path);
         if !self.diagnostics.is_empty() {
             return Err(ConfigError {
@@ -403,6 +438,7 @@ impl Loader {
             feeds,
             rules: self.rules,
             destinations: self.destinations,
+            delivery: self.delivery.take().unwrap_or_default(),
             sources: self.sources,
         })
     }
@@ -529,12 +565,12 @@ impl Loader {
         let mut seen: HashMap<String, String> = HashMap::new();
         let destinations = std::mem::take(&mut self.destinations);
         for destination in &destinations {
-            let DestinationConfig::File(file) = destination;
-            let here = self.place(&file.origin, &file.origin.span);
+            let origin = destination.origin();
+            let here = self.place(origin, &origin.span);
             if let Some(first) = seen.insert(destination.name().to_string(), here) {
                 let d = self.diagnostic_at(
-                    &file.origin,
-                    file.origin.span.clone(),
+                    origin,
+                    origin.span.clone(),
                     format!("destination name {:?} is used twice", destination.name()),
                     Some(format!(
                         "destination names must be unique; it was first used at {first}"

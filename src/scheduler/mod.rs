@@ -65,7 +65,7 @@ impl Pipeline {
     pub fn new(config: Config, store: Arc<Store>) -> Result<Self, SetupError> {
         let rules = RuleSet::compile(&config)?;
         let fetcher = Fetcher::new(&config.fetch)?;
-        let deliverer = Deliverer::new(&config);
+        let deliverer = Deliverer::new(&config)?;
         Ok(Self {
             config: Arc::new(config),
             rules: Arc::new(rules),

@@ -365,7 +365,16 @@ async fn evaluate_entry(
             fingerprint: fingerprint.clone(),
         });
         if already.contains_key(&found.rule) {
-            // This rule alerted on an earlier version of the entry already.
+            // This rule alerted on an earlier version of the entry already: only new
+            // evidence (a quote was added) makes an update, threaded under the first alert.
+            result.alerts.extend(alerts::updates(
+                &pipeline.store,
+                &found,
+                feed_ref,
+                entry,
+                &article,
+                now,
+            ));
             continue;
         }
         result
