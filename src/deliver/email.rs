@@ -32,7 +32,7 @@ use crate::config::{
 
 /// How messages leave.
 enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(LazySmtp),
     Sendmail(AsyncSendmailTransport<Tokio1Executor>),
     Maildir(PathBuf),
 }
@@ -51,7 +51,7 @@ impl EmailSink {
         let templates = Templates::new(&config.templates, config_path)?;
         let transport = match &config.transport {
             EmailTransport::Smtp(smtp) => {
-                Transport::Smtp(smtp_transport(smtp).map_err(|message| ConfigError {
+                Transport::Smtp(LazySmtp::new(smtp).map_err(|message| ConfigError {
                     diagnostics: vec![Diagnostic::whole_file(
                             &config.origin.file,
                             format!("email destination {:?}: {message}", config.name),
@@ -291,7 +291,7 @@ impl EmailSink {
     pub async fn deliver(&self, outgoing: &Outgoing) -> Result<Receipt, DeliveryError> {
         let message = self.message(outgoing)?;
         match &self.transport {
-            Transport::Smtp(smtp) => match smtp.send(message).await {
+            Transport::Smtp(smtp) => match smtp.get().send(message).await {
                 Ok(response) => Ok(Receipt {
                     answer: format!(
                         "{} {}",
@@ -339,7 +339,51 @@ fn smtp_error(error: &lettre::transport::smtp::Error) -> DeliveryError {
     }
 }
 
-fn smtp_transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+/// The SMTP transport, built on first use: lettre's connection pool starts a task when it is
+/// created and when it is dropped, which needs a Tokio runtime — the sink itself may be
+/// built and dropped outside one (e.g. by the command line before and after its runtime).
+struct LazySmtp {
+    settings: SmtpSettings,
+    tls: Tls,
+    transport: std::sync::OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+impl LazySmtp {
+    fn new(settings: &SmtpSettings) -> Result<Self, String> {
+        Ok(Self {
+            settings: settings.clone(),
+            tls: smtp_tls(settings)?,
+            transport: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The transport; must be called within a Tokio runtime.
+    fn get(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
+        self.transport
+            .get_or_init(|| smtp_transport(&self.settings, self.tls.clone()))
+    }
+}
+
+impl Drop for LazySmtp {
+    fn drop(&mut self) {
+        let Some(transport) = self.transport.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            drop(transport);
+        } else if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            // Closing the pooled connections is a task; give it a runtime to be spawned on.
+            runtime.block_on(async move { drop(transport) });
+        } else {
+            std::mem::forget(transport);
+        }
+    }
+}
+
+fn smtp_tls(settings: &SmtpSettings) -> Result<Tls, String> {
     let tls_parameters = || -> Result<TlsParameters, String> {
         let mut builder = TlsParameters::builder(settings.host.clone());
         if let Some(ca) = &settings.tls_ca_file {
@@ -355,11 +399,14 @@ fn smtp_transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Ex
             .build()
             .map_err(|e| format!("cannot set up TLS: {e}"))
     };
-    let tls = match settings.tls {
+    Ok(match settings.tls {
         SmtpTls::Starttls => Tls::Required(tls_parameters()?),
         SmtpTls::Implicit => Tls::Wrapper(tls_parameters()?),
         SmtpTls::None => Tls::None,
-    };
+    })
+}
+
+fn smtp_transport(settings: &SmtpSettings, tls: Tls) -> AsyncSmtpTransport<Tokio1Executor> {
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
         .port(settings.port)
         .tls(tls)
@@ -371,7 +418,7 @@ fn smtp_transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Ex
     if let Some(name) = &settings.hello_name {
         builder = builder.hello_name(ClientId::Domain(name.clone()));
     }
-    Ok(builder.build())
+    builder.build()
 }
 
 /// A Maildir file name derived from the key alone, so a message delivered twice (a crash
