@@ -270,21 +270,12 @@ pub fn prepare(
         }
         Preset::Matrix => {
             let room = config.room_id.clone().unwrap_or_default();
-            let mut url = url::Url::parse(&config.url)
-                .map_err(|e| DeliveryError::permanent(format!("invalid homeserver URL: {e}")))?;
-            url.path_segments_mut()
-                .map_err(|()| DeliveryError::permanent("the homeserver URL cannot be a base"))?
-                .pop_if_empty()
-                .extend([
-                    "_matrix",
-                    "client",
-                    "v3",
-                    "rooms",
-                    &room,
-                    "send",
-                    "m.room.message",
-                    &alert.id,
-                ]);
+            let url = format!(
+                "{}/_matrix/client/v3/rooms/{}/send/m.room.message/{}",
+                config.url.trim_end_matches('/'),
+                percent_encode(&room),
+                percent_encode(&alert.id)
+            );
             let heading = match &parts.link {
                 Some(link) => format!(
                     "<b><a href=\"{}\">{}{}</a></b>",
@@ -317,7 +308,7 @@ pub fn prepare(
             }
             PreparedRequest {
                 method: reqwest::Method::PUT,
-                url: url.to_string(),
+                url,
                 body: json!({
                     "msgtype": "m.notice",
                     "body": parts.plain(""),
@@ -416,6 +407,20 @@ pub fn prepare(
         }
     };
     Ok(request)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (a Matrix room id such as
+/// `!room:example.org` becomes `%21room%3Aexample.org`).
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn bearer(config: &WebhookDestination) -> Vec<(String, String)> {
