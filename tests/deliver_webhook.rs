@@ -47,10 +47,13 @@ impl Got {
     }
 }
 
+/// A scripted answer: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, String);
+
 #[derive(Default)]
 struct ReceiverState {
-    /// Answers to give before the normal `200 {"ok":true}`: status, headers, body.
-    script: VecDeque<(u16, Vec<(String, String)>, String)>,
+    /// Answers to give before the normal `200 {"ok":true}`.
+    script: VecDeque<Answer>,
     got: Vec<Got>,
 }
 
