@@ -572,3 +572,40 @@ fn plain_smtp_to_a_remote_host_is_a_config_error() {
     assert_eq!(output.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains("only allowed to localhost"), "{stderr}");
 }
+
+#[test]
+fn the_sendmail_transport_pipes_the_message_to_the_program() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A stand-in for sendmail that records its arguments and the message it is given.
+    let program = dir.path().join("fake-sendmail");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\necho \"$@\" > {dir}/args\ncat > {dir}/message\n",
+            dir = dir.path().display()
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let config = write_config(
+        dir.path(),
+        &email_config("", "host = \"unused\"", "")
+            .replace("smtp = { host = \"unused\" }", &format!("sendmail = {{ command = \"{}\" }}", program.display())),
+    );
+    let output = Command::new(BIN)
+        .args(["deliver-test", "--config"])
+        .arg(&config)
+        .args(["--destination", "desk"])
+        .output()
+        .expect("run deliver-test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("accepted by sendmail"), "{stdout}");
+    let args = std::fs::read_to_string(dir.path().join("args")).expect("args");
+    assert!(args.contains("-f alerts@example.org"), "{args}");
+    assert!(args.contains("desk@example.org") && args.contains("audit@example.org"), "{args}");
+    let message = Mail::parse(&std::fs::read(dir.path().join("message")).expect("message"));
+    assert!(message.subject().ends_with("(test)"));
+    assert!(message.parsed().bcc().is_none(), "Bcc only in the envelope");
+}

@@ -17,14 +17,23 @@ pub fn collapse(store: &Store, now: Timestamp, window: Duration) -> Result<usize
         .checked_sub(SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX))
         .unwrap_or(Timestamp::UNIX_EPOCH);
     let rows = store.recent_stories(since)?;
+    if !rows.iter().any(|row| row.queued) {
+        return Ok(0);
+    }
     let mut firsts: HashMap<(&str, &str), Vec<&StoryRow>> = HashMap::new();
     let mut folded = 0;
     for row in &rows {
         let group = firsts
             .entry((row.destination.as_str(), row.rule.as_str()))
             .or_default();
+        // Only alerts still queued can be folded; the cost is (new alerts) x (stories in the
+        // window), not quadratic in the window.
+        if !row.queued {
+            group.push(row);
+            continue;
+        }
         match group.iter().find(|first| same_story(first, row)) {
-            Some(first) if row.queued => {
+            Some(first) => {
                 store.mark_duplicate(row.id, &first.key, now)?;
                 tracing::info!(
                     destination = %row.destination, rule = %row.rule, story = %row.story,
@@ -32,8 +41,6 @@ pub fn collapse(store: &Store, now: Timestamp, window: Duration) -> Result<usize
                 );
                 folded += 1;
             }
-            // Already sent before it could be folded: nothing to undo.
-            Some(_) => {}
             None => group.push(row),
         }
     }

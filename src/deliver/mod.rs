@@ -691,7 +691,7 @@ pub fn describe(destination: &DestinationConfig) -> String {
                 None => String::new(),
             };
             format!(
-                "email to {} via {transport}; {}{digest}",
+                "email to {} via {transport}; {} delivery{digest}",
                 email
                     .to
                     .iter()
