@@ -313,6 +313,10 @@ fn check(config_path: &Path) -> anyhow::Result<i32> {
     if let Err(error) = crate::rules::RuleSet::compile(&config) {
         return Ok(report_config_error(&error));
     }
+    // Builds every destination (templates, TLS settings) without connecting anywhere.
+    if let Err(error) = crate::deliver::Deliverer::new(&config) {
+        return Ok(report_config_error(&error));
+    }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: OK", config_path.display())?;
     writeln!(

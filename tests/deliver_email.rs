@@ -590,8 +590,10 @@ fn the_sendmail_transport_pipes_the_message_to_the_program() {
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let config = write_config(
         dir.path(),
-        &email_config("", "host = \"unused\"", "")
-            .replace("smtp = { host = \"unused\" }", &format!("sendmail = {{ command = \"{}\" }}", program.display())),
+        &email_config("", "host = \"unused\"", "").replace(
+            "smtp = { host = \"unused\" }",
+            &format!("sendmail = {{ command = \"{}\" }}", program.display()),
+        ),
     );
     let output = Command::new(BIN)
         .args(["deliver-test", "--config"])
@@ -604,7 +606,10 @@ fn the_sendmail_transport_pipes_the_message_to_the_program() {
     assert!(stdout.contains("accepted by sendmail"), "{stdout}");
     let args = std::fs::read_to_string(dir.path().join("args")).expect("args");
     assert!(args.contains("-f alerts@example.org"), "{args}");
-    assert!(args.contains("desk@example.org") && args.contains("audit@example.org"), "{args}");
+    assert!(
+        args.contains("desk@example.org") && args.contains("audit@example.org"),
+        "{args}"
+    );
     let message = Mail::parse(&std::fs::read(dir.path().join("message")).expect("message"));
     assert!(message.subject().ends_with("(test)"));
     assert!(message.parsed().bcc().is_none(), "Bcc only in the envelope");

@@ -387,3 +387,53 @@ fn a_bad_schedule_or_time_zone_is_a_located_config_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn templates_can_be_replaced_from_files_and_a_broken_one_is_a_config_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("alert.txt"),
+        "CUSTOM {{ rule }} | {{ title }}\n{% for e in evidence %}{{ e.label }}={{ e.text | mark_text }}\n{% endfor %}",
+    )
+    .expect("template");
+    let config = digest_config(dir.path(), "templates = { alert_text = \"alert.txt\" }");
+    let run = |command: &str| {
+        Command::new(BIN)
+            .args([command, "--config"])
+            .arg(&config)
+            .args(if command == "deliver-test" {
+                &["--destination", "desk"][..]
+            } else {
+                &[][..]
+            })
+            .output()
+            .expect("run")
+    };
+    let sent = run("deliver-test");
+    assert_eq!(
+        sent.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sent.stdout)
+    );
+    let all = mails(&dir.path().join("mail"));
+    let body = text(&all[0]);
+    assert!(
+        body.starts_with("CUSTOM NATO Secretary General on peace talks | Test alert: Rutte"),
+        "{body}"
+    );
+    assert!(body.contains("Rutte=Test alert: *Rutte* says"), "{body}");
+
+    std::fs::write(
+        dir.path().join("alert.txt"),
+        "{% for e in evidence %}unclosed",
+    )
+    .expect("template");
+    let broken = run("check");
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("alert.txt") && stderr.contains("template does not compile"),
+        "{stderr}"
+    );
+}

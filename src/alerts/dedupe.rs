@@ -16,6 +16,9 @@ pub fn collapse(store: &Store, now: Timestamp, window: Duration) -> Result<usize
     let since = now
         .checked_sub(SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX))
         .unwrap_or(Timestamp::UNIX_EPOCH);
+    if !store.has_queued_alerts()? {
+        return Ok(0);
+    }
     let rows = store.recent_stories(since)?;
     if !rows.iter().any(|row| row.queued) {
         return Ok(0);

@@ -404,9 +404,8 @@ impl Deliverer {
             return Ok(None);
         };
         let now = self.now();
-        let mut pending = store.digest_pending(destination)?;
-        // Alerts not routed yet would be routed to the digest by the next pass.
-        pending.retain(|item| item.route.is_some());
+        // Alerts queued since the worker's last pass are not routed yet and not shown.
+        let pending = store.digest_pending(destination)?;
         let (digest, _) = digest::build(destination, &pending, settings.max_items, None, now);
         Ok(Some(digest))
     }

@@ -95,6 +95,19 @@ impl Store {
         Ok(pending.len())
     }
 
+    /// Whether any first alert is queued for instant delivery (so de-duplication has
+    /// anything to do).
+    pub fn has_queued_alerts(&self) -> Result<bool> {
+        let conn = self.conn();
+        let any: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'queued' AND kind = 'alert'
+                                AND route IN ('instant', 'both'))",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(any)
+    }
+
     /// First alerts (not updates, not duplicates) sent or queued for instant delivery since
     /// `since`, oldest first: the candidates a new alert may duplicate.
     pub fn recent_stories(&self, since: Timestamp) -> Result<Vec<StoryRow>> {
