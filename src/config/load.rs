@@ -13,7 +13,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::{
     Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, FeedConfig,
-    FeedDefaults, FetchSettings, FileDestination, HumanDuration, Origin, RawFeed, RuleConfig,
+    FeedDefaults, FetchSettings, FileDestination, HttpSettings, HumanDuration, Origin, RawFeed,
+    RuleConfig,
 };
 
 /// Top-level keys of the main file.
@@ -23,6 +24,7 @@ const MAIN_KEYS: &[&str] = &[
     "retention",
     "defaults",
     "fetch",
+    "http",
     "feeds",
     "rules",
     "destinations",
@@ -58,6 +60,7 @@ struct Loader {
     retention: Option<HumanDuration>,
     defaults: Option<FeedDefaults>,
     fetch: Option<FetchSettings>,
+    http: Option<HttpSettings>,
     feeds: Vec<(RawFeed, Origin)>,
     rules: Vec<RuleConfig>,
     destinations: Vec<DestinationConfig>,
@@ -170,6 +173,7 @@ impl Loader {
             "retention" => self.retention = self.deserialize(file, value),
             "defaults" => self.defaults = self.deserialize(file, value),
             "fetch" => self.fetch = self.deserialize(file, value),
+            "http" => self.http = self.deserialize(file, value),
             "feeds" => {
                 for item in self.array_of_tables(file, key, value) {
                     let origin = file.origin(item.span());
@@ -400,6 +404,7 @@ impl Loader {
                 .retention
                 .unwrap_or(HumanDuration::from_secs(90 * 86_400)),
             fetch: self.fetch.take().unwrap_or_default(),
+            http: self.http.take().unwrap_or_default(),
             feeds,
             rules: self.rules,
             destinations: self.destinations,

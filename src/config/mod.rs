@@ -6,6 +6,7 @@
 //! once as a [`ConfigError`] whose diagnostics name file, line and column.
 
 mod diagnostic;
+mod http;
 mod load;
 mod secret;
 mod units;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use diagnostic::{ConfigError, Diagnostic};
+pub use http::{HttpSettings, ListenAddr};
 pub use load::load;
 pub use secret::SecretResolver;
 pub use units::{ByteSize, DURATION_HELP, HumanDuration, SIZE_HELP, parse_duration, parse_size};
@@ -53,6 +55,8 @@ pub struct Config {
     pub retention: HumanDuration,
     /// Global network settings.
     pub fetch: FetchSettings,
+    /// The optional local HTTP listener for metrics and health checks.
+    pub http: HttpSettings,
     /// The feeds to watch, with defaults applied.
     pub feeds: Vec<FeedConfig>,
     /// The alert rules.

@@ -169,6 +169,7 @@ impl Deliverer {
                 store.mark_sent(item.id, now)?;
                 tracing::info!(destination = %item.destination, rule = %item.rule, key = %item.key, "alert delivered");
                 report.sent += 1;
+                crate::observe::delivery(&item.destination, "sent");
             }
             Err(error) => {
                 let age = Duration::from_millis(
@@ -182,6 +183,7 @@ impl Deliverer {
                         "alert is dead: giving up after {}", if error.permanent { "a permanent failure".to_string() } else { format!("{age:?}") }
                     );
                     report.dead += 1;
+                    crate::observe::delivery(&item.destination, "dead");
                 } else {
                     let delay = retry_delay(item.attempts, error.retry_after);
                     let next = now
@@ -194,6 +196,7 @@ impl Deliverer {
                         "alert delivery failed; will retry"
                     );
                     report.retried += 1;
+                    crate::observe::delivery(&item.destination, "retry");
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! [`Store::record_poll`], so a crash at any point either keeps all of it or none (and the
 //! next poll redoes the work, since the old validators are still in place).
 
+mod inspect;
 mod schema;
 
 use std::collections::HashMap;

@@ -1,0 +1,176 @@
+//! Read-side queries for `newshound status`, the metrics and the systemd status line, and
+//! opening the database read-only so they can run beside the daemon (WAL lets a reader see
+//! the last committed state while the daemon writes).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OpenFlags, params};
+
+use super::{Result, Store, StoreError, explain_open_error, from_ms, ms, schema};
+
+impl Store {
+    /// Opens an existing database without writing to it: no migration, no pragma that
+    /// writes. Fails when the file does not exist, has no schema yet, or is too new.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let open_error = |message: String| StoreError::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        if !path.exists() {
+            return Err(open_error(
+                "no such file: the daemon has not run with this configuration yet (or `state_dir` points elsewhere)".into(),
+            ));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(explain_open_error(&e)))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| open_error(explain_open_error(&e)))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| open_error(explain_open_error(&e)))?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known,
+            });
+        }
+        if version == 0 {
+            return Err(open_error(
+                "the file has no newshound schema yet (was it created by another program?)".into(),
+            ));
+        }
+        Ok(Self {
+            conn: std::sync::Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// When new entries arrived in each feed (distinct first-seen times, oldest first),
+    /// over the `window` that ends at the feed's latest arrival. The spacing of these
+    /// times is the feed's publishing rhythm as this daemon saw it.
+    pub fn arrival_times(&self, window: Duration) -> Result<HashMap<String, Vec<Timestamp>>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT e.feed_url, e.first_seen_ms
+             FROM entries e JOIN feeds f ON f.url = e.feed_url
+             WHERE e.first_seen_ms >= COALESCE(f.last_new_entry_ms, 0) - ?1
+             GROUP BY e.feed_url, e.first_seen_ms
+             ORDER BY e.feed_url, e.first_seen_ms",
+        )?;
+        let rows = statement.query_map(params![window.as_millis() as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut arrivals: HashMap<String, Vec<Timestamp>> = HashMap::new();
+        for row in rows {
+            let (url, at) = row?;
+            arrivals.entry(url).or_default().push(from_ms(at));
+        }
+        Ok(arrivals)
+    }
+
+    /// How many entries each rule matched for the first time since `since`.
+    pub fn rule_hits_since(&self, since: Timestamp) -> Result<HashMap<String, u64>> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare("SELECT rule, COUNT(*) FROM matches WHERE first_ms >= ?1 GROUP BY rule")?;
+        let rows = statement.query_map(params![ms(since)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut hits = HashMap::new();
+        for row in rows {
+            let (rule, count) = row?;
+            hits.insert(rule, count.max(0) as u64);
+        }
+        Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FeedState, MatchRecord, PollRecord, SeenEntry};
+    use super::*;
+
+    fn at(minutes: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + minutes * 60).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    fn poll(keys: &[&str], minutes: i64, rule: Option<&str>) -> PollRecord {
+        let mut state = FeedState::new("https://a.example/rss", "A", at(minutes));
+        state.last_success = Some(at(minutes));
+        state.last_changed = Some(at(minutes));
+        PollRecord {
+            state,
+            at: at(minutes),
+            entries: keys
+                .iter()
+                .map(|k| SeenEntry {
+                    key: k.to_string(),
+                    fingerprint: "f".into(),
+                    published: None,
+                })
+                .collect(),
+            matches: rule
+                .map(|rule| MatchRecord {
+                    rule: rule.into(),
+                    entry_key: keys[0].into(),
+                    story: "s".into(),
+                    fingerprint: "f".into(),
+                })
+                .into_iter()
+                .collect(),
+            alerts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn arrivals_are_distinct_first_seen_times_within_the_window() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Open {
+            path: "tmp".into(),
+            message: e.to_string(),
+        })?;
+        let store = Store::open_dir(dir.path())?;
+        // Two entries arrive together, then one at +60 min, then one at +600 min; the
+        // later polls still list the old entries (same key: not an arrival).
+        store.record_poll(&poll(&["a", "b"], 0, Some("r")))?;
+        let mut second = poll(&["c", "a", "b"], 60, Some("r"));
+        second.state.entries_seen = 2;
+        store.record_poll(&second)?;
+        store.record_poll(&poll(&["d", "c", "a", "b"], 600, None))?;
+        let arrivals = store.arrival_times(Duration::from_secs(30 * 86_400))?;
+        assert_eq!(
+            arrivals.get("https://a.example/rss"),
+            Some(&vec![at(0), at(60), at(600)])
+        );
+        // A window of 10 hours before the last arrival (at 600 min) drops the first one.
+        let recent = store.arrival_times(Duration::from_secs(9 * 3600 + 1800))?;
+        assert_eq!(
+            recent.get("https://a.example/rss"),
+            Some(&vec![at(60), at(600)])
+        );
+        assert_eq!(store.rule_hits_since(at(30))?.get("r"), Some(&1));
+        assert_eq!(store.rule_hits_since(at(0))?.get("r"), Some(&2));
+
+        // A read-only view sees the same and cannot write.
+        let reader = Store::open_read_only(&dir.path().join(super::super::DATABASE_FILE))?;
+        assert_eq!(reader.feed_states()?.len(), 1);
+        assert!(reader.record_poll(&poll(&["e"], 700, None)).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn read_only_open_of_a_missing_file_says_the_daemon_has_not_run() {
+        let error = Store::open_read_only(Path::new("/nonexistent/newshound.db"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("has not run"), "{error}");
+    }
+}
