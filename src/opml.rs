@@ -207,18 +207,19 @@ pub struct ImportPlan {
     pub skipped: Vec<(OpmlFeed, String)>,
 }
 
-/// Decides which feeds to add: not a second time a URL the configuration (or the document
-/// itself) already has, not a URL newshound cannot poll; a name already taken gets a
+/// Decides which feeds to add: not a URL the configuration already has or the document
+/// listed before, not a URL newshound cannot poll; a name already taken gets a
 /// number.
 pub fn plan_import(feeds: Vec<OpmlFeed>, existing: Option<&Config>) -> ImportPlan {
-    let mut urls: HashSet<String> = HashSet::new();
+    let mut configured: HashSet<String> = HashSet::new();
     let mut names: HashSet<String> = HashSet::new();
     if let Some(config) = existing {
         for feed in &config.feeds {
-            urls.insert(feed.url.clone());
+            configured.insert(feed.url.clone());
             names.insert(feed.name.clone());
         }
     }
+    let mut listed: HashSet<String> = HashSet::new();
     let mut plan = ImportPlan::default();
     for mut feed in feeds {
         let pollable = url::Url::parse(&feed.url)
@@ -228,8 +229,13 @@ pub fn plan_import(feeds: Vec<OpmlFeed>, existing: Option<&Config>) -> ImportPla
             plan.skipped.push((feed, "not an http(s) URL".to_string()));
             continue;
         }
-        if !urls.insert(feed.url.clone()) {
+        if configured.contains(&feed.url) {
             plan.skipped.push((feed, "already configured".to_string()));
+            continue;
+        }
+        if !listed.insert(feed.url.clone()) {
+            plan.skipped
+                .push((feed, "listed twice in the file".to_string()));
             continue;
         }
         if names.contains(&feed.name) {
@@ -468,6 +474,6 @@ mod tests {
         );
         let names: Vec<&str> = plan.add.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["A", "A (2)", "A (3)"]);
-        assert_eq!(plan.skipped[0].1, "already configured");
+        assert_eq!(plan.skipped[0].1, "listed twice in the file");
     }
 }

@@ -353,7 +353,7 @@ async fn keep_systemd_informed(
                 Ok(Ok(()))
             );
             let alive = heartbeat.alive_within(period / 2);
-            if alive && store_ok {
+            if watchdog_may_ping(&heartbeat, period, store_ok) {
                 notify::watchdog();
                 if withholding {
                     tracing::info!("scheduler responsive again; watchdog pings resumed");
@@ -374,5 +374,28 @@ async fn keep_systemd_informed(
             last_status = line;
             last_status_at = Instant::now();
         }
+    }
+}
+
+/// The watchdog condition: the scheduler loop turned within half the watchdog period and
+/// the store answers. A separate "always ping" task would defeat the purpose.
+fn watchdog_may_ping(heartbeat: &Heartbeat, period: Duration, store_answers: bool) -> bool {
+    store_answers && heartbeat.alive_within(period / 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watchdog_is_fed_only_by_a_turning_scheduler_and_an_answering_store() {
+        let period = Duration::from_millis(200);
+        let heartbeat = Heartbeat::new(period / 4);
+        assert!(!watchdog_may_ping(&heartbeat, period, true), "never turned");
+        heartbeat.beat();
+        assert!(watchdog_may_ping(&heartbeat, period, true));
+        assert!(!watchdog_may_ping(&heartbeat, period, false), "store down");
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(!watchdog_may_ping(&heartbeat, period, true), "stuck loop");
     }
 }

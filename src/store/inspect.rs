@@ -24,10 +24,21 @@ impl Store {
                 "no such file: the daemon has not run with this configuration yet (or `state_dir` points elsewhere)".into(),
             ));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let conn = if Path::new(&wal).exists() {
+            // A writer has the database open (or crashed): read through its WAL.
+            Connection::open_with_flags(path, flags)
+        } else {
+            // Nobody writes: read the file as it is. A plain read-only open would create
+            // `-wal` and `-shm` files owned by whoever runs `status` (often root), which the
+            // service user could then not open.
+            Connection::open_with_flags(
+                format!("file:{}?immutable=1", uri_path(path)),
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )
+        }
         .map_err(|e| open_error(explain_open_error(&e)))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| open_error(explain_open_error(&e)))?;
@@ -91,6 +102,22 @@ impl Store {
         }
         Ok(hits)
     }
+}
+
+/// A path for an SQLite `file:` URI: everything but unreserved characters and `/`
+/// percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut encoded = String::new();
+    for byte in absolute.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                encoded.push(*byte as char)
+            }
+            other => encoded.push_str(&format!("%{other:02X}")),
+        }
+    }
+    encoded
 }
 
 #[cfg(test)]
@@ -158,10 +185,43 @@ mod tests {
         assert_eq!(store.rule_hits_since(at(30))?.get("r"), Some(&1));
         assert_eq!(store.rule_hits_since(at(0))?.get("r"), Some(&2));
 
-        // A read-only view sees the same and cannot write.
-        let reader = Store::open_read_only(&dir.path().join(super::super::DATABASE_FILE))?;
+        // A read-only view beside the writer sees the same and cannot write.
+        let path = dir.path().join(super::super::DATABASE_FILE);
+        let reader = Store::open_read_only(&path)?;
         assert_eq!(reader.feed_states()?.len(), 1);
         assert!(reader.record_poll(&poll(&["e"], 700, None)).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_read_only_view_of_a_closed_database_creates_no_files() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Open {
+            path: "tmp".into(),
+            message: e.to_string(),
+        })?;
+        let spaced = dir.path().join("state dir #1");
+        {
+            let store = Store::open_dir(&spaced)?;
+            store.record_poll(&poll(&["a"], 0, Some("r")))?;
+        } // closing the last connection checkpoints and removes the WAL
+        let path = spaced.join(super::super::DATABASE_FILE);
+        let listing = || {
+            let mut names: Vec<String> = std::fs::read_dir(&spaced)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        assert_eq!(listing(), vec!["newshound.db"]);
+        let reader = Store::open_read_only(&path)?;
+        assert_eq!(reader.rule_hits_since(at(0))?.get("r"), Some(&1));
+        drop(reader);
+        assert_eq!(listing(), vec!["newshound.db"]);
         Ok(())
     }
 
