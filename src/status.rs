@@ -173,16 +173,39 @@ fn since(now: Timestamp, then: Timestamp) -> Duration {
     Duration::from_millis((now.as_millisecond() - then.as_millisecond()).max(0) as u64)
 }
 
+/// The usual pause of every feed with enough history (the expensive part of
+/// [`feeds`]: it reads every remembered entry).
+pub fn rhythms(store: &Store) -> Result<HashMap<String, Duration>> {
+    Ok(store
+        .arrival_times(RHYTHM_WINDOW)?
+        .into_iter()
+        .filter_map(|(url, times)| usual_pause(&times).map(|pause| (url, pause)))
+        .collect())
+}
+
 /// The health of every configured feed.
 pub fn feeds(config: &Config, store: &Store, now: Timestamp) -> Result<Vec<FeedStatus>> {
-    let states = store.feed_states()?;
-    let arrivals = store.arrival_times(RHYTHM_WINDOW)?;
-    let statuses = config
+    Ok(feeds_with(
+        config,
+        &store.feed_states()?,
+        &rhythms(store)?,
+        now,
+    ))
+}
+
+/// The health of every configured feed from already read states and rhythms.
+pub fn feeds_with(
+    config: &Config,
+    states: &HashMap<String, FeedState>,
+    rhythms: &HashMap<String, Duration>,
+    now: Timestamp,
+) -> Vec<FeedStatus> {
+    config
         .feeds
         .iter()
         .map(|feed| {
             let state = states.get(&feed.url);
-            let pause = arrivals.get(&feed.url).and_then(|times| usual_pause(times));
+            let pause = rhythms.get(&feed.url).copied();
             let health = assess(state, pause, feed.interval.get(), now);
             FeedStatus {
                 name: feed.name.clone(),
@@ -197,8 +220,7 @@ pub fn feeds(config: &Config, store: &Store, now: Timestamp) -> Result<Vec<FeedS
                 usual_pause_secs: pause.map(|p| p.as_secs()),
             }
         })
-        .collect();
-    Ok(statuses)
+        .collect()
 }
 
 fn assess(

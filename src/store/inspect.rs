@@ -69,22 +69,46 @@ impl Store {
     /// times is the feed's publishing rhythm as this daemon saw it.
     pub fn arrival_times(&self, window: Duration) -> Result<HashMap<String, Vec<Timestamp>>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
-            "SELECT e.feed_url, e.first_seen_ms
-             FROM entries e JOIN feeds f ON f.url = e.feed_url
-             WHERE e.first_seen_ms >= COALESCE(f.last_new_entry_ms, 0) - ?1
-             GROUP BY e.feed_url, e.first_seen_ms
-             ORDER BY e.feed_url, e.first_seen_ms",
-        )?;
-        let rows = statement.query_map(params![window.as_millis() as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        let mut arrivals: HashMap<String, Vec<Timestamp>> = HashMap::new();
-        for row in rows {
-            let (url, at) = row?;
-            arrivals.entry(url).or_default().push(from_ms(at));
+        // A plain scan in primary-key order (rows come grouped by feed); grouping and
+        // sorting in SQL costs several times more on a large table.
+        let mut statement = conn.prepare("SELECT feed_url, first_seen_ms FROM entries")?;
+        let mut rows = statement.query([])?;
+        let mut raw: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut current: Option<(String, Vec<i64>)> = None;
+        while let Some(row) = rows.next()? {
+            let url = row.get_ref(0)?;
+            let url = url.as_str().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+            })?;
+            let at: i64 = row.get(1)?;
+            match &mut current {
+                Some((feed, times)) if feed == url => times.push(at),
+                _ => {
+                    if let Some((feed, times)) = current.take() {
+                        raw.entry(feed).or_default().extend(times);
+                    }
+                    current = Some((url.to_string(), vec![at]));
+                }
+            }
         }
-        Ok(arrivals)
+        if let Some((feed, times)) = current {
+            raw.entry(feed).or_default().extend(times);
+        }
+        let window = window.as_millis() as i64;
+        Ok(raw
+            .into_iter()
+            .map(|(feed, mut times)| {
+                times.sort_unstable();
+                times.dedup();
+                let cutoff = times.last().copied().unwrap_or(0) - window;
+                let recent = times
+                    .into_iter()
+                    .filter(|t| *t >= cutoff)
+                    .map(from_ms)
+                    .collect();
+                (feed, recent)
+            })
+            .collect())
     }
 
     /// How many entries each rule matched for the first time since `since`.
