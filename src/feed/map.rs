@@ -7,6 +7,8 @@
 //! `tagline`/`url`, Atom text constructs of every type including base64, enclosures, and
 //! `<ttl>`. Titles come out as plain text and summaries/contents as HTML (see `text`).
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use jiff::Timestamp;
 
@@ -40,9 +42,14 @@ fn is_core(ns: Ns) -> bool {
 
 /// The lower-cased local name and namespace of an element; element names are matched
 /// case-insensitively because feeds write `<pubdate>`, `<PubDate>` and `<TITLE>`.
-fn key(doc: &Doc, id: NodeId) -> (Ns, String) {
+fn key<'d>(doc: &'d Doc<'_>, id: NodeId) -> (Ns, Cow<'d, str>) {
     let el = doc.el(id);
-    (el.ns, el.local().to_ascii_lowercase())
+    let local = el.local();
+    if local.bytes().any(|b| b.is_ascii_uppercase()) {
+        (el.ns, Cow::Owned(local.to_ascii_lowercase()))
+    } else {
+        (el.ns, Cow::Borrowed(local))
+    }
 }
 
 /// Text of a simple element: its own text, trimmed, ignoring nested elements (a
@@ -144,7 +151,7 @@ fn itunes_categories(doc: &Doc, id: NodeId, categories: &mut Vec<Category>) {
         push_category(categories, text, Some(ITUNES_SCHEME));
     }
     for child in doc.children(id) {
-        if key(doc, child) == (Ns::Itunes, "category".to_string()) {
+        if key(doc, child) == (Ns::Itunes, Cow::Borrowed("category")) {
             itunes_categories(doc, child, categories);
         }
     }
@@ -211,7 +218,7 @@ fn atom_person(doc: &Doc, id: NodeId) -> Person {
         if value.is_empty() {
             continue;
         }
-        match local.as_str() {
+        match &*local {
             "name" => person.name = Some(to_plain(&value, Kind::Plain)),
             "email" => person.email = Some(value),
             "uri" | "url" | "homepage" => person.uri = Some(value),
@@ -409,7 +416,7 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
     for child in doc.children(channel) {
         let (ns, local) = key(doc, child);
         let core = is_core(ns) && ns != Ns::Atom10;
-        match (ns, local.as_str()) {
+        match (ns, &*local) {
             (_, "title") if core => title.offer(0, to_plain(&doc.text(child), Kind::Guess)),
             (Ns::Dc, "title") => title.offer(1, to_plain(&doc.text(child), Kind::Guess)),
             (Ns::Atom10, "title") => {
@@ -546,7 +553,7 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
     for child in doc.children(item) {
         let (ns, local) = key(doc, child);
         let core = is_core(ns) && ns != Ns::Atom10;
-        match (ns, local.as_str()) {
+        match (ns, &*local) {
             (_, "title") if core => title.offer(0, to_plain(&rich_text(doc, child), Kind::Guess)),
             (Ns::Dc, "title") => title.offer(1, to_plain(&doc.text(child), Kind::Guess)),
             (Ns::Atom10, "title") => {
@@ -800,7 +807,7 @@ fn map_atom_feed(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
     for child in doc.children(root) {
         let (ns, local) = key(doc, child);
         let core = is_core(ns);
-        match (ns, local.as_str()) {
+        match (ns, &*local) {
             (_, "entry") if core && entries.len() < max_entries => {
                 entries.push(map_atom_entry_with(doc, child, atom03));
             }
@@ -879,7 +886,7 @@ fn map_atom_entry_with(doc: &Doc, node: NodeId, atom03: bool) -> Entry {
     for child in doc.children(node) {
         let (ns, local) = key(doc, child);
         let core = is_core(ns);
-        match (ns, local.as_str()) {
+        match (ns, &*local) {
             (_, "title") if core => {
                 let (value, kind) = atom_text(doc, child, atom03);
                 title.offer(0, to_plain(&value, kind));
