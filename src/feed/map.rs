@@ -248,8 +248,15 @@ fn non_empty(value: Option<&str>) -> Option<String> {
 
 /// An Atom `<link>`; its target may be in `href` or, wrongly, in the element text.
 fn atom_link(doc: &Doc, id: NodeId) -> Option<Link> {
-    let href =
-        non_empty(doc.attr(id, "href")).or_else(|| non_empty(Some(&simple_text(doc, id))))?;
+    let href = match doc.attr(id, "href") {
+        Some(href) => href.to_string(),
+        None => non_empty(Some(&simple_text(doc, id)))?,
+    };
+    // `href=""` is a reference to the base itself.
+    let href = doc.resolve_href(id, &href);
+    if href.is_empty() {
+        return None;
+    }
     Some(Link {
         href,
         rel: Some(non_empty(doc.attr(id, "rel")).unwrap_or_else(|| "alternate".to_string())),
@@ -444,7 +451,7 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
             (_, "link") if core => {
                 let href = simple_text(doc, child);
                 if !href.is_empty() {
-                    link.offer_first(0, href);
+                    link.offer_first(0, doc.resolve_href(child, &href));
                 }
             }
             (Ns::Atom10, "link") => {
@@ -566,6 +573,7 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
             (_, "link") if core => {
                 let href = simple_text(doc, child);
                 if !href.is_empty() {
+                    let href = doc.resolve_href(child, &href);
                     link.offer_first(0, href.clone());
                     links.push(Link {
                         href,
@@ -682,7 +690,7 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
             (_, "enclosure") if core => {
                 let href = non_empty(doc.attr(child, "url"))
                     .or_else(|| non_empty(doc.attr(child, "href")));
-                if let Some(href) = href {
+                if let Some(href) = href.map(|h| doc.resolve_href(child, &h)) {
                     let media_type = non_empty(doc.attr(child, "type"));
                     let length = length(doc.attr(child, "length"));
                     links.push(Link {

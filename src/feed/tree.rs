@@ -91,6 +91,8 @@ pub struct Element<'a> {
     pub attrs: Vec<Attr<'a>>,
     /// Children in document order.
     pub children: Vec<Node<'a>>,
+    /// The `xml:base` in effect, as an index into [`Doc::bases`].
+    base: Option<usize>,
 }
 
 impl<'a> Element<'a> {
@@ -102,6 +104,7 @@ impl<'a> Element<'a> {
             ns,
             attrs: Vec::new(),
             children: Vec::new(),
+            base: None,
         }
     }
 
@@ -145,6 +148,8 @@ pub struct Doc<'a> {
     /// Where reading stopped because the entry limit was reached: the byte offset of the
     /// first entry not read, and the names of the elements open there (outermost first).
     pub truncated: Option<(usize, Vec<String>)>,
+    /// The distinct `xml:base` values in effect somewhere, resolved against each other.
+    bases: Vec<String>,
 }
 
 /// Builds the tree of `text`, reading at most `max_entries` `item`/`entry` elements.
@@ -310,6 +315,18 @@ fn open_element<'a>(
         None => ("", 0),
     };
     let ns = resolve(scopes, prefix);
+    let parent_base = stack.last().and_then(|&parent| doc.elements[parent].base);
+    let base = match raw_attrs.iter().find(|(key, _)| key == "xml:base") {
+        Some((_, value)) => {
+            let resolved = match parent_base {
+                Some(parent) => super::uri::resolve(&doc.bases[parent], value),
+                None => value.trim().to_string(),
+            };
+            doc.bases.push(resolved);
+            Some(doc.bases.len() - 1)
+        }
+        None => parent_base,
+    };
     let attrs = raw_attrs
         .into_iter()
         .map(|(key, value)| {
@@ -332,6 +349,7 @@ fn open_element<'a>(
         ns,
         attrs,
         children: Vec::new(),
+        base,
     });
     match stack.last() {
         Some(&parent) => doc.elements[parent].children.push(Node::Element(id)),
@@ -487,6 +505,14 @@ impl<'a> Doc<'a> {
     /// The element with this id.
     pub fn el(&self, id: NodeId) -> &Element<'a> {
         &self.elements[id]
+    }
+
+    /// Resolves a link found in element `id` against the `xml:base` in effect there.
+    pub fn resolve_href(&self, id: NodeId, href: &str) -> String {
+        match self.elements[id].base {
+            Some(base) => super::uri::resolve(&self.bases[base], href),
+            None => href.trim().to_string(),
+        }
     }
 
     /// The element children of `id`.
