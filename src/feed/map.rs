@@ -111,9 +111,16 @@ struct People {
     people: Vec<Person>,
 }
 
+/// Most authors or categories kept per feed or entry; more is spam, and the
+/// de-duplication is quadratic.
+const MAX_LIST: usize = 256;
+
 impl People {
     fn offer(&mut self, rank: u8, person: Person) {
         if person.name.is_none() && person.email.is_none() && person.uri.is_none() {
+            return;
+        }
+        if rank == self.rank && self.people.len() >= MAX_LIST {
             return;
         }
         if self.people.is_empty() || rank < self.rank {
@@ -126,6 +133,9 @@ impl People {
 }
 
 fn push_category(categories: &mut Vec<Category>, term: &str, scheme: Option<&str>) {
+    if categories.len() >= MAX_LIST {
+        return;
+    }
     let term = to_plain(term, Kind::Guess);
     if term.is_empty() {
         return;

@@ -530,7 +530,8 @@ impl<'a> Fixer<'a> {
             return (stop, (!canonical).then(|| format!("&#{fixed};")));
         }
         let name_start = j;
-        while j < end && bytes[j].is_ascii_alphanumeric() {
+        // HTML's longest entity name has 31 characters.
+        while j < end && j - name_start < 40 && bytes[j].is_ascii_alphanumeric() {
             j += 1;
         }
         let name = &text[name_start..j];

@@ -52,6 +52,9 @@ pub fn to_html(value: &str, kind: Kind) -> String {
     }
 }
 
+/// How far a tag's `>` is looked for; bounds the work on hostile values full of `<`.
+const TAG_LOOKAHEAD: usize = 256;
+
 /// feedparser's test for "this undeclared text is HTML": it has an end tag, a
 /// self-closing tag, or an entity reference. A lone `<` or `&` stays text.
 pub fn looks_like_html(value: &str) -> bool {
@@ -64,7 +67,7 @@ pub fn looks_like_html(value: &str) -> bool {
                     return true;
                 }
                 if rest.first().is_some_and(u8::is_ascii_alphabetic)
-                    && let Some(end) = rest.iter().position(|&c| c == b'>')
+                    && let Some(end) = rest.iter().take(TAG_LOOKAHEAD).position(|&c| c == b'>')
                     && end > 0
                     && rest[end - 1] == b'/'
                 {

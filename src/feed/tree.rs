@@ -482,7 +482,12 @@ fn unescape(raw: Cow<'_, str>) -> Cow<'_, str> {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        match after.find(';').filter(|&semi| semi > 0 && semi <= 32) {
+        match after
+            .bytes()
+            .take(33)
+            .position(|b| b == b';')
+            .filter(|&semi| semi > 0)
+        {
             Some(semi)
                 if after[..semi]
                     .bytes()
