@@ -167,6 +167,14 @@ fn itunes_categories(doc: &Doc, id: NodeId, categories: &mut Vec<Category>) {
     }
 }
 
+/// `media:category`, whose scheme defaults to the Media RSS category schema.
+fn media_category(doc: &Doc, id: NodeId, categories: &mut Vec<Category>) {
+    let scheme = doc
+        .attr(id, "scheme")
+        .unwrap_or("http://search.yahoo.com/mrss/category_schema");
+    push_category(categories, &simple_text(doc, id), Some(scheme));
+}
+
 /// Comma-separated keyword lists (`itunes:keywords`, `<tags>`, `media:keywords`).
 fn keyword_categories(text: &str, scheme: Option<&str>, categories: &mut Vec<Category>) {
     for keyword in text.split(',') {
@@ -504,11 +512,7 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
                 Some(ITUNES_SCHEME),
                 &mut categories,
             ),
-            (Ns::Media, "category") => push_category(
-                &mut categories,
-                &simple_text(doc, child),
-                doc.attr(child, "scheme"),
-            ),
+            (Ns::Media, "category") => media_category(doc, child, &mut categories),
             (Ns::Atom10, "category") => {
                 if let Some(term) = doc.attr(child, "term") {
                     push_category(&mut categories, term, doc.attr(child, "scheme"));
@@ -687,11 +691,7 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
                 Some(ITUNES_SCHEME),
                 &mut categories,
             ),
-            (Ns::Media, "category") => push_category(
-                &mut categories,
-                &simple_text(doc, child),
-                doc.attr(child, "scheme"),
-            ),
+            (Ns::Media, "category") => media_category(doc, child, &mut categories),
             (Ns::Atom10, "category") => {
                 if let Some(term) = doc.attr(child, "term") {
                     push_category(&mut categories, term, doc.attr(child, "scheme"));
@@ -791,11 +791,7 @@ fn media_group(
             (Ns::Media, local) if local == "description" => {
                 summary.offer(5, media_description(doc, child))
             }
-            (Ns::Media, local) if local == "category" => push_category(
-                categories,
-                &simple_text(doc, child),
-                doc.attr(child, "scheme"),
-            ),
+            (Ns::Media, local) if local == "category" => media_category(doc, child, categories),
             _ => {}
         }
     }
@@ -968,11 +964,7 @@ fn map_atom_entry_with(doc: &Doc, node: NodeId, atom03: bool) -> Entry {
             }
             (_, "category") if core => atom_category(doc, child, &mut categories),
             (Ns::Dc, "subject") => push_category(&mut categories, &simple_text(doc, child), None),
-            (Ns::Media, "category") => push_category(
-                &mut categories,
-                &simple_text(doc, child),
-                doc.attr(child, "scheme"),
-            ),
+            (Ns::Media, "category") => media_category(doc, child, &mut categories),
             _ => {}
         }
     }

@@ -218,6 +218,18 @@ pub fn parse_with_limit(
     base_url: Option<&str>,
     max_entries: usize,
 ) -> Result<ParsedFeed, FeedError> {
+    // feed-rs runs under its own containment; this net catches a panic anywhere else in
+    // the stage, so that one hostile document can never take a worker thread down.
+    contain::quietly(|| parse_contained(bytes, content_type, base_url, max_entries))
+        .map_err(FeedError::ParserPanic)?
+}
+
+fn parse_contained(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&str>,
+    max_entries: usize,
+) -> Result<ParsedFeed, FeedError> {
     let decoded = crate::charset::decode_xml(bytes, content_type);
     let text = decoded.text;
     let (ours, theirs, mut repairs) = if text.trim_start().starts_with('{') {
