@@ -851,6 +851,8 @@ fn map_atom_feed(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
             (_, "updated" | "modified") if core => offer_date(&mut updated, 0, doc, child),
             (Ns::Dcterms, "modified") | (Ns::Dc, "date") => offer_date(&mut updated, 1, doc, child),
             (_, "published" | "issued") if core => offer_date(&mut published, 0, doc, child),
+            // RSS's element in an Atom document: wrong, but generators do it.
+            (_, "pubdate") if core => offer_date(&mut published, 1, doc, child),
             (_, "author") if core => people.offer(0, atom_person(doc, child)),
             (Ns::Dc, "creator" | "author") => {
                 people.offer(1, parse_person(&simple_text(doc, child)))
@@ -956,6 +958,8 @@ fn map_atom_entry_with(doc: &Doc, node: NodeId, atom03: bool) -> Entry {
             (_, "updated" | "modified") if core => offer_date(&mut updated, 0, doc, child),
             (Ns::Dcterms, "modified") | (Ns::Dc, "date") => offer_date(&mut updated, 1, doc, child),
             (_, "published" | "issued") if core => offer_date(&mut published, 0, doc, child),
+            // RSS's element in an Atom document: wrong, but generators do it.
+            (_, "pubdate") if core => offer_date(&mut published, 1, doc, child),
             (Ns::Dcterms, "issued") => offer_date(&mut published, 1, doc, child),
             (_, "created") if core => offer_date(&mut published, 2, doc, child),
             (_, "author") if core => people.offer(0, atom_person(doc, child)),
