@@ -399,26 +399,19 @@ fn map_rss(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
     let channel_el = channel.unwrap_or(root);
     let mut feed = map_rss_channel(doc, channel_el);
 
+    // Items sit in the channel (RSS 0.9x/2.0), beside it (RSS 1.0/RDF), or, in broken
+    // documents, directly under an <rss> without channel; all count, in document order.
+    let is_item = |id: NodeId| {
+        let (ns, local) = key(doc, id);
+        is_core(ns) && local == "item"
+    };
     let mut items = Vec::new();
     for child in doc.children(root) {
-        let (ns, local) = key(doc, child);
-        if is_core(ns) && local == "item" {
+        if is_item(child) {
             items.push(child);
-        } else if Some(child) == channel && channel != Some(root) {
-            items.extend(doc.children(child).filter(|&c| {
-                let (ns, local) = key(doc, c);
-                is_core(ns) && local == "item"
-            }));
+        } else if Some(child) == channel {
+            items.extend(doc.children(child).filter(|&c| is_item(c)));
         }
-    }
-    if root_local == "channel" {
-        items = doc
-            .children(root)
-            .filter(|&c| {
-                let (ns, local) = key(doc, c);
-                is_core(ns) && local == "item"
-            })
-            .collect();
     }
     feed.entries = items
         .into_iter()
