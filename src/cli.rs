@@ -5,10 +5,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError};
 use crate::scheduler::{self, Pipeline, SetupError};
+use crate::service::logging::LogFormat;
 use crate::store::Store;
 
 /// Exit status for configuration errors (sysexits.h `EX_CONFIG`).
@@ -29,6 +30,10 @@ pub struct Cli {
     /// "newshound=debug"; overrides `RUST_LOG`.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Log line format: `auto` is `journal` when stderr is the systemd journal (no
+    /// timestamps, `<N>` priority prefixes), else `human`; `json` is for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
 }
 
 /// The subcommands.
@@ -46,6 +51,17 @@ pub enum Command {
     Digest(DigestArgs),
     /// Send a sample alert through a destination and print exactly what the server answered.
     DeliverTest(DeliverTestArgs),
+    /// Show each feed's health, each rule's hits and the outbox; works while the daemon runs.
+    Status(StatusArgs),
+    /// Import feeds from OPML into the configuration, or export them as OPML.
+    #[command(subcommand)]
+    Opml(OpmlCommand),
+    /// Print the man page (roff), or write the pages of every subcommand to a directory.
+    #[command(hide = true)]
+    Man(ManArgs),
+    /// Print a shell completion script.
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
 }
 
 /// Arguments of `newshound digest`.
@@ -78,6 +94,66 @@ pub struct DeliverTestArgs {
     /// The destination (its `name`).
     #[arg(long, short, value_name = "NAME")]
     pub destination: String,
+}
+
+/// Arguments of `newshound status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `newshound opml ...`.
+#[derive(Debug, Subcommand)]
+pub enum OpmlCommand {
+    /// Read an OPML file and print its feeds as `[[feeds]]` entries (or append them with --write).
+    Import(OpmlImportArgs),
+    /// Write the configured feeds as OPML 2.0.
+    Export(OpmlExportArgs),
+}
+
+/// Arguments of `newshound opml import`.
+#[derive(Debug, Args)]
+pub struct OpmlImportArgs {
+    /// The OPML file.
+    pub file: PathBuf,
+    /// Append the new feeds to the configuration file (feeds it already has are skipped).
+    #[arg(long, requires = "config")]
+    pub write: bool,
+    /// The configuration file: its feeds are skipped, and --write appends to it.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Arguments of `newshound opml export`.
+#[derive(Debug, Args)]
+pub struct OpmlExportArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `newshound man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write newshound.1 and one page per subcommand into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Arguments of `newshound completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// The configuration file option.
@@ -114,47 +190,39 @@ pub struct FeedArgs {
 
 /// Runs the parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    init_logging(cli.log_level.as_deref());
+    crate::service::logging::init(cli.log_format, cli.log_level.as_deref());
     match cli.command {
-        Command::Run(args) => daemon(&args.config),
+        Command::Run(args) => crate::service::run(&args.config),
         Command::Once(args) => once(&args),
         Command::Check(args) => check(&args.config),
         Command::Feed(args) => feed(args),
         Command::Digest(args) => digest(&args),
         Command::DeliverTest(args) => deliver_test(&args),
+        Command::Status(args) => status(&args),
+        Command::Opml(OpmlCommand::Import(args)) => opml_import(&args),
+        Command::Opml(OpmlCommand::Export(args)) => opml_export(&args),
+        Command::Man(args) => man(&args),
+        Command::Completions(args) => completions(&args),
     }
 }
 
-fn init_logging(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match level {
-        Some(level) => EnvFilter::try_new(level).ok(),
-        None => EnvFilter::try_from_default_env().ok(),
-    }
-    .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
 }
 
 /// Loads the configuration, printing every error; `Err(status)` is the exit status.
-pub(crate) fn load_config(path: &Path) -> Result<Config, i32> {
+fn load_config(path: &Path) -> Result<Config, i32> {
     config::load(path).map_err(|error| report_config_error(&error))
 }
 
-pub(crate) fn report_config_error(error: &ConfigError) -> i32 {
+fn report_config_error(error: &ConfigError) -> i32 {
     eprintln!("{error}");
     EX_CONFIG
 }
 
-pub(crate) fn open_pipeline(config: Config) -> Result<Arc<Pipeline>, i32> {
+fn open_pipeline(config: Config) -> Result<Arc<Pipeline>, i32> {
     let store = match Store::open_dir(&config.state_dir) {
         Ok(store) => Arc::new(store),
         Err(error) => {
@@ -173,54 +241,6 @@ fn setup(config: Config, store: Arc<Store>) -> Result<Arc<Pipeline>, i32> {
             eprintln!("error: {error}");
             Err(1)
         }
-    }
-}
-
-fn daemon(config_path: &Path) -> anyhow::Result<i32> {
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
-    let pipeline = match open_pipeline(config) {
-        Ok(pipeline) => pipeline,
-        Err(code) => return Ok(code),
-    };
-    tracing::info!(
-        config = %config_path.display(),
-        state = %pipeline.store.path().display(),
-        "newshound {} starting", env!("CARGO_PKG_VERSION")
-    );
-    runtime()?.block_on(async move {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_stop_signal().await;
-            tracing::info!("stop requested");
-            let _ = stop.send(true);
-        });
-        scheduler::run(pipeline, stopped).await?;
-        Ok(0)
-    })
-}
-
-async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = terminate.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -452,6 +472,129 @@ fn fetch_url(url: &str) -> anyhow::Result<(Vec<u8>, Option<String>, Option<Strin
         response.content_type,
         Some(response.final_url),
     ))
+}
+
+fn status(args: &StatusArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let path = config.state_dir.join(crate::store::DATABASE_FILE);
+    let store = match Store::open_read_only(&path) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(66); // EX_NOINPUT
+        }
+    };
+    let report = crate::status::collect(&config, &store, jiff::Timestamp::now())?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        crate::status::render_text(&report, &mut out)?;
+    }
+    Ok(0)
+}
+
+fn opml_import(args: &OpmlImportArgs) -> anyhow::Result<i32> {
+    let bytes = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", args.file.display());
+            return Ok(66); // EX_NOINPUT
+        }
+    };
+    let feeds = match crate::opml::parse(&bytes, &args.file) {
+        Ok(feeds) => feeds,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(EX_DATAERR);
+        }
+    };
+    let existing = match &args.config {
+        Some(path) => match load_config(path) {
+            Ok(config) => Some(config),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let plan = crate::opml::plan_import(feeds, existing.as_ref());
+    for (feed, reason) in &plan.skipped {
+        eprintln!("skipped {:?} <{}>: {reason}", feed.name, feed.url);
+    }
+    match (&args.config, args.write) {
+        (Some(path), true) => {
+            if plan.add.is_empty() {
+                eprintln!("nothing to add to {}", path.display());
+                return Ok(0);
+            }
+            match crate::opml::append_to_config(path, &plan, &args.file) {
+                Ok(()) => {
+                    eprintln!("added {} feeds to {}", plan.add.len(), path.display());
+                    Ok(0)
+                }
+                Err(crate::opml::OpmlError::Config(error)) => {
+                    eprintln!("{error}");
+                    eprintln!(
+                        "error: the configuration would not load with the imported feeds; {} was left unchanged",
+                        path.display()
+                    );
+                    Ok(EX_CONFIG)
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    Ok(EX_CANTCREAT)
+                }
+            }
+        }
+        _ => {
+            print!("{}", crate::opml::to_toml(&plan.add));
+            Ok(0)
+        }
+    }
+}
+
+fn opml_export(args: &OpmlExportArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let document = crate::opml::export(&config);
+    match &args.output {
+        Some(path) => {
+            if let Err(error) = std::fs::write(path, document) {
+                eprintln!("error: cannot write {}: {error}", path.display());
+                return Ok(EX_CANTCREAT);
+            }
+        }
+        None => print!("{document}"),
+    }
+    Ok(0)
+}
+
+fn man(args: &ManArgs) -> anyhow::Result<i32> {
+    let command = Cli::command();
+    match &args.out_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(command, dir)?;
+        }
+        None => clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?,
+    }
+    Ok(0)
+}
+
+fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
+    let mut command = Cli::command();
+    clap_complete::generate(
+        args.shell,
+        &mut command,
+        "newshound",
+        &mut std::io::stdout().lock(),
+    );
+    Ok(0)
 }
 
 /// Exit status when a destination did not accept the test (sysexits.h `EX_UNAVAILABLE`).

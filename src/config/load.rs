@@ -14,7 +14,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::delivery::{self, DeliverySettings, Place, RawEmail, RawWebhook};
 use super::{
     Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, FeedConfig,
-    FeedDefaults, FetchSettings, FileDestination, HumanDuration, Origin, RawFeed, RuleConfig,
+    FeedDefaults, FetchSettings, FileDestination, HttpSettings, HumanDuration, Origin, RawFeed,
+    RuleConfig,
 };
 
 /// Top-level keys of the main file.
@@ -24,6 +25,7 @@ const MAIN_KEYS: &[&str] = &[
     "retention",
     "defaults",
     "fetch",
+    "http",
     "feeds",
     "rules",
     "destinations",
@@ -63,6 +65,7 @@ struct Loader {
     retention: Option<HumanDuration>,
     defaults: Option<FeedDefaults>,
     fetch: Option<FetchSettings>,
+    http: Option<HttpSettings>,
     feeds: Vec<(RawFeed, Origin)>,
     rules: Vec<RuleConfig>,
     destinations: Vec<DestinationConfig>,
@@ -179,6 +182,7 @@ impl Loader {
             "defaults" => self.defaults = self.deserialize(file, value),
             "fetch" => self.fetch = self.deserialize(file, value),
             "delivery" => self.delivery = self.deserialize(file, value),
+            "http" => self.http = self.deserialize(file, value),
             "feeds" => {
                 for item in self.array_of_tables(file, key, value) {
                     let origin = file.origin(item.span());
@@ -435,6 +439,7 @@ impl Loader {
                 .retention
                 .unwrap_or(HumanDuration::from_secs(90 * 86_400)),
             fetch: self.fetch.take().unwrap_or_default(),
+            http: self.http.take().unwrap_or_default(),
             feeds,
             rules: self.rules,
             destinations: self.destinations,

@@ -7,6 +7,7 @@
 
 mod delivery;
 mod diagnostic;
+mod http;
 mod load;
 mod secret;
 mod units;
@@ -24,6 +25,7 @@ pub use delivery::{
     SmtpSettings, SmtpTls, TemplatePaths, WebhookDestination,
 };
 pub use diagnostic::{ConfigError, Diagnostic};
+pub use http::{HttpSettings, ListenAddr};
 pub use load::load;
 pub use secret::SecretResolver;
 pub use units::{ByteSize, DURATION_HELP, HumanDuration, SIZE_HELP, parse_duration, parse_size};
@@ -58,6 +60,8 @@ pub struct Config {
     pub retention: HumanDuration,
     /// Global network settings.
     pub fetch: FetchSettings,
+    /// The optional local HTTP listener for metrics and health checks.
+    pub http: HttpSettings,
     /// The feeds to watch, with defaults applied.
     pub feeds: Vec<FeedConfig>,
     /// The alert rules.

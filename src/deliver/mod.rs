@@ -484,6 +484,10 @@ impl Deliverer {
                 tracing::info!(destination = %item.destination, rule = %item.rule, key = %item.key,
                     answer = %receipt.answer, "{} delivered", if item.kind == OutboxKind::Digest { "digest" } else { "alert" });
                 report.sent += 1;
+                crate::observe::delivery(&item.destination, "sent");
+                if item.kind == OutboxKind::Digest {
+                    crate::observe::digest_sent(&item.destination);
+                }
             }
             Err(error) => {
                 if error.gone
@@ -510,6 +514,7 @@ impl Deliverer {
                         "alert is dead: giving up after {}", if error.permanent { "a permanent failure".to_string() } else { format!("{age:?}") }
                     );
                     report.dead += 1;
+                    crate::observe::delivery(&item.destination, "dead");
                 } else {
                     let delay = self.retry_delay(item.attempts, error.retry_after);
                     let next = now
@@ -522,6 +527,7 @@ impl Deliverer {
                         "delivery failed; will retry"
                     );
                     report.retried += 1;
+                    crate::observe::delivery(&item.destination, "retry");
                 }
             }
         }

@@ -80,7 +80,7 @@ pub async fn poll_feed(
         headers: &feed.headers,
         purpose: Purpose::Feed,
     };
-    let response = match pipeline.fetcher.fetch(&request).await {
+    let response = match crate::observe::timed_fetch(pipeline.fetcher.fetch(&request)).await {
         Ok(response) => response,
         Err(error) => return failed(pipeline, feed, state, now, &error, error.kind.as_str()),
     };

@@ -7,6 +7,7 @@
 //! next poll redoes the work, since the old validators are still in place).
 
 mod delivery;
+mod inspect;
 mod schema;
 
 use std::collections::HashMap;
@@ -520,12 +521,9 @@ impl Store {
             }
         }
         let queued = insert_alerts(&tx, &record.alerts, at)?;
-        let entries_seen = state.entries_seen + new_entries;
-        let last_new_entry = if new_entries > 0 {
-            Some(record.at)
-        } else {
-            state.last_new_entry
-        };
+        // Counters are added to what is stored, not taken from `state`: the caller's copy of
+        // the state may predate earlier polls recorded since it was read.
+        let last_new_entry = (new_entries > 0).then_some(at);
         tx.execute(
             "INSERT INTO feeds (url, name, effective_url, etag, last_modified, next_poll_ms,
                                 last_attempt_ms, last_success_ms, last_changed_ms, last_new_entry_ms,
@@ -535,9 +533,11 @@ impl Store {
                 name = excluded.name, effective_url = excluded.effective_url, etag = excluded.etag,
                 last_modified = excluded.last_modified, next_poll_ms = excluded.next_poll_ms,
                 last_attempt_ms = excluded.last_attempt_ms, last_success_ms = excluded.last_success_ms,
-                last_changed_ms = excluded.last_changed_ms, last_new_entry_ms = excluded.last_new_entry_ms,
+                last_changed_ms = excluded.last_changed_ms,
+                last_new_entry_ms = COALESCE(excluded.last_new_entry_ms, feeds.last_new_entry_ms),
                 consecutive_failures = excluded.consecutive_failures, last_error = excluded.last_error,
-                last_status = excluded.last_status, entries_seen = excluded.entries_seen",
+                last_status = excluded.last_status,
+                entries_seen = feeds.entries_seen + excluded.entries_seen",
             params![
                 state.url,
                 state.name,
@@ -548,11 +548,11 @@ impl Store {
                 state.last_attempt.map(ms),
                 state.last_success.map(ms),
                 state.last_changed.map(ms),
-                last_new_entry.map(ms),
+                last_new_entry,
                 state.consecutive_failures,
                 state.last_error,
                 state.last_status,
-                entries_seen as i64,
+                new_entries as i64,
                 at
             ],
         )?;

@@ -234,3 +234,19 @@ fn a_disabled_endpoint_is_remembered_until_enabled() -> TestResult {
     assert_eq!(store.disabled_endpoint("hook")?, None);
     Ok(())
 }
+
+#[test]
+fn counters_accumulate_even_from_a_stale_copy_of_the_state() -> TestResult {
+    let store = Store::open_in_memory()?;
+    let first = poll("http://a/", t(0), &["1", "2"], vec![]);
+    store.record_poll(&first)?;
+    // The scheduler keeps its own copy of the state; a later 304 poll recorded from the copy
+    // taken before the first poll must not reset what the first poll counted.
+    let mut later = poll("http://a/", t(60), &[], vec![]);
+    later.state = first.state.clone();
+    store.record_poll(&later)?;
+    let state = store.feed_states()?.remove("http://a/").ok_or("no state")?;
+    assert_eq!(state.entries_seen, 2);
+    assert_eq!(state.last_new_entry, Some(t(0)));
+    Ok(())
+}
