@@ -386,6 +386,23 @@ fn a_bad_schedule_or_time_zone_is_a_located_config_error() {
         stderr.contains("unknown time zone \"Europe/Kiev-ish\""),
         "{stderr}"
     );
+    // A rule routed by a name that does not exist.
+    let config = digest_config(
+        dir.path(),
+        "digest = { schedule = \"daily 08:00\" }\ndelivery_by_rule = { \"Peace\" = \"both\" }",
+    );
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("routes rule \"Peace\", which does not exist")
+            && stderr.contains("did you mean \"peace\"?"),
+        "{stderr}"
+    );
 }
 
 #[test]
