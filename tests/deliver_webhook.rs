@@ -593,3 +593,58 @@ fn deliver_test_reports_exactly_what_the_server_answered() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alert_still_failing_after_the_maximum_age_is_dead_not_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start().await;
+    receiver.answer(503, &[], "down for maintenance", 100);
+    let config = hook_config(
+        dir.path(),
+        "https://feeds.example/none.xml",
+        &format!(
+            "[[destinations]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\n",
+            receiver.url("/h")
+        ),
+    )
+    .to_path_buf();
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).expect("read").replace(
+            "retry_base = \"50ms\"",
+            "retry_base = \"50ms\"\nmax_age = \"2h\"",
+        ),
+    )
+    .expect("write");
+    let config = newshound::config::load(&config).expect("config");
+    let store = Store::open_in_memory().expect("store");
+    let start: jiff::Timestamp = "2026-11-27T08:00:00Z".parse().expect("ts");
+    let clock = Arc::new(ManualClock::new(start));
+    let deliverer = Deliverer::new(&config)
+        .expect("deliverer")
+        .with_clock(clock.clone());
+    let message = sample_alert("hook", start);
+    let key = message.alert.id.clone();
+    store
+        .enqueue(&[message.alert.to_outbox().expect("row")], start)
+        .expect("enqueue");
+    let mut attempts = 0;
+    for _ in 0..10 {
+        let report = deliverer.deliver_due(&store).await.expect("pass");
+        attempts += report.retried + report.dead;
+        if report.dead == 1 {
+            break;
+        }
+        clock.advance(Duration::from_secs(30 * 60));
+    }
+    let item = store.outbox_item(&key).expect("read").expect("kept");
+    assert_eq!(item.status_text(), "dead");
+    assert!(item.last_error.unwrap_or_default().contains("503"));
+    assert_eq!(
+        receiver.got().len(),
+        attempts,
+        "every attempt reached the receiver"
+    );
+    let counts = store.outbox_counts().expect("counts");
+    assert_eq!(counts.get("hook").map(|c| (c.queued, c.dead)), Some((0, 1)));
+}
