@@ -745,7 +745,11 @@ fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
     let run = |label: &str| {
         let started = Instant::now();
         let child = Command::new("python3")
-            .args(["-m", "rss2email", "-c"])
+            .args([
+                "-c",
+                "import sys; from rss2email.main import run; sys.argv[0] = 'r2e'; sys.exit(run())",
+                "-c",
+            ])
             .arg(&config)
             .arg("-d")
             .arg(&data)
