@@ -42,6 +42,9 @@ pub enum Command {
     Check(ConfigArgs),
     /// Parse a feed file or URL and print it, normalised.
     Feed(FeedArgs),
+    /// Extract the article from an HTML file (also `.html.gz`) or URL and print what the
+    /// rules would match on.
+    Extract(ExtractArgs),
 }
 
 /// The configuration file option.
@@ -76,6 +79,24 @@ pub struct FeedArgs {
     pub json: bool,
 }
 
+/// Arguments of `newshound extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// An HTML file (gzip-compressed when it ends in `.gz` or starts with the gzip magic),
+    /// or an http(s) URL to fetch.
+    pub source: String,
+    /// Print one JSON object `{"title","byline","published","lang","text"}`.
+    #[arg(long)]
+    pub json: bool,
+    /// The page's URL, for a file: resolves relative links and selects `[[sites]]`
+    /// overrides.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// A configuration file whose `[extract]`, `[fetch]` and `[[sites]]` settings apply.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
 /// Runs the parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     init_logging(cli.log_level.as_deref());
@@ -84,6 +105,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Once(args) => once(&args),
         Command::Check(args) => check(&args.config),
         Command::Feed(args) => feed(args),
+        Command::Extract(args) => extract(&args),
     }
 }
 
@@ -409,4 +431,50 @@ fn fetch_url(url: &str) -> anyhow::Result<(Vec<u8>, Option<String>, Option<Strin
         response.content_type,
         Some(response.final_url),
     ))
+}
+
+fn extract(args: &ExtractArgs) -> anyhow::Result<i32> {
+    let is_url = args.source.starts_with("http://") || args.source.starts_with("https://");
+    let (bytes, content_type, base) = if is_url {
+        match fetch_url(&args.source) {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Ok(1);
+            }
+        }
+    } else {
+        match crate::extract::page::read_file(std::path::Path::new(&args.source)) {
+            Ok(bytes) => (bytes, None, args.url.clone()),
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", args.source);
+                return Ok(66); // EX_NOINPUT
+            }
+        }
+    };
+    let url = base.as_deref().and_then(|b| url::Url::parse(b).ok());
+    let html = crate::charset::decode_html(&bytes, content_type.as_deref()).text;
+    let overrides = crate::extract::Overrides::default();
+    let article = match crate::extract::extract_html(&html, url.as_ref(), &overrides) {
+        Ok(article) => article,
+        Err(error) => {
+            eprintln!("error: {}: {error}", args.source);
+            return Ok(EX_DATAERR);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &crate::extract::ArticleJson::from(&article))?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", article.title.as_deref().unwrap_or("(untitled)"))?;
+        if let Some(byline) = &article.byline {
+            writeln!(out, "by {byline}")?;
+        }
+        if let Some(published) = article.published {
+            writeln!(out, "published {published}")?;
+        }
+        writeln!(out, "\n{}", article.text)?;
+    }
+    Ok(0)
 }

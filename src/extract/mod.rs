@@ -4,10 +4,15 @@
 //! [`Article`]: title, byline, date, language and plain text with paragraph breaks. The text
 //! never contains markup, rendered link lists or URLs.
 
+pub mod clean;
+pub mod page;
+pub mod readability;
+pub mod render;
 pub mod text;
 
 use jiff::Timestamp;
 use serde::Serialize;
+use url::Url;
 
 use crate::feed::Entry;
 
@@ -45,6 +50,79 @@ pub struct Article {
     /// Where the text came from.
     #[serde(skip)]
     pub source: ArticleSource,
+}
+
+/// The JSON form `newshound extract --json` prints: exactly these keys, in this order;
+/// `published` is RFC 3339 in UTC.
+#[derive(Debug, Serialize)]
+pub struct ArticleJson<'a> {
+    /// Headline.
+    pub title: Option<&'a str>,
+    /// Author line.
+    pub byline: Option<&'a str>,
+    /// Publication instant, RFC 3339 UTC.
+    pub published: Option<String>,
+    /// Language code.
+    pub lang: Option<&'a str>,
+    /// Plain text, paragraphs separated by a blank line.
+    pub text: &'a str,
+}
+
+impl<'a> From<&'a Article> for ArticleJson<'a> {
+    fn from(article: &'a Article) -> Self {
+        Self {
+            title: article.title.as_deref(),
+            byline: article.byline.as_deref(),
+            published: article.published.map(|p| p.to_string()),
+            lang: article.lang.as_deref(),
+            text: &article.text,
+        }
+    }
+}
+
+/// Why a page gave no usable article.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// No main text was found, or it was shorter than the minimum.
+    #[error("no article text found ({chars} characters, fewer than {min})")]
+    TooShort {
+        /// Characters found.
+        chars: usize,
+        /// The minimum.
+        min: usize,
+    },
+}
+
+/// Per-page extraction settings: site or feed overrides.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// CSS selector of the article body.
+    pub body: Option<String>,
+    /// CSS selectors of elements to remove before extraction.
+    pub remove: Vec<String>,
+    /// Who set the overrides (feed or site), for logs.
+    pub origin: String,
+}
+
+/// Extracts the article from a page's HTML. Pure: no I/O.
+pub fn extract_html(
+    html: &str,
+    url: Option<&Url>,
+    _overrides: &Overrides,
+) -> Result<Article, ExtractError> {
+    let document = dom_query::Document::from(html);
+    clean::remove_furniture(&document, 1500);
+    let out = readability::run(document, url.map(Url::as_str)).unwrap_or_default();
+    Ok(Article {
+        title: Some(out.title).filter(|t| !t.is_empty()),
+        byline: out.byline,
+        published: out.published.as_deref().and_then(|p| p.parse().ok()),
+        lang: out.lang,
+        text: out.text,
+        source: ArticleSource::Page {
+            url: url.map(Url::to_string).unwrap_or_default(),
+        },
+    })
 }
 
 /// The article as the feed itself tells it: the entry's content, else its summary.

@@ -1,0 +1,308 @@
+//! Removing page furniture before the main text is chosen: captions and galleries, bylines
+//! and datelines, share bars, newsletter and subscription boxes, consent and paywall notices,
+//! related-article lists, tags and comments.
+//!
+//! The decision is made on the words of an element's `class` and `id` (split on `-`, `_` and
+//! case changes), on ARIA roles and on a few tag names, and is kept conservative: an element
+//! that holds much of the page's prose is never removed for its name alone.
+
+use dom_query::{Document, NodeRef};
+
+use super::render::{is_hidden, link_density};
+
+/// Class/id words of elements that are never article text.
+const FURNITURE_WORDS: &[&str] = &[
+    "caption",
+    "captions",
+    "credit",
+    "credits",
+    "byline",
+    "bylines",
+    "dateline",
+    "timestamp",
+    "share",
+    "sharing",
+    "sharebar",
+    "social",
+    "newsletter",
+    "newsletters",
+    "subscribe",
+    "subscription",
+    "signup",
+    "related",
+    "recommended",
+    "recommendations",
+    "trending",
+    "popular",
+    "tags",
+    "tagged",
+    "taglist",
+    "comments",
+    "comment",
+    "disqus",
+    "footer",
+    "copyright",
+    "promo",
+    "advert",
+    "advertisement",
+    "ad",
+    "ads",
+    "sponsored",
+    "sponsor",
+    "outbrain",
+    "taboola",
+    "popup",
+    "modal",
+    "cookie",
+    "cookies",
+    "consent",
+    "gdpr",
+    "paywall",
+    "gallery",
+    "slideshow",
+    "carousel",
+    "breadcrumb",
+    "breadcrumbs",
+    "toolbar",
+    "sidebar",
+    "skip",
+    "sronly",
+    "sr",
+    "visuallyhidden",
+    "print",
+    "author",
+    "authors",
+    "bio",
+    "pagination",
+    "pager",
+];
+
+/// Class/id words of furniture that can be long (comment threads, recommendation
+/// blocks with teasers): removed whatever their size.
+const STRONG_WORDS: &[&str] = &[
+    "comment",
+    "comments",
+    "disqus",
+    "outbrain",
+    "taboola",
+    "related",
+    "recommended",
+    "recommendations",
+    "cookie",
+    "consent",
+    "gdpr",
+    "paywall",
+];
+
+/// Pairs of class/id words that together mark furniture (`read more`, `more stories`).
+const FURNITURE_PAIRS: &[(&str, &str)] = &[
+    ("read", "more"),
+    ("more", "stories"),
+    ("more", "articles"),
+    ("see", "also"),
+    ("you", "may"),
+    ("also", "like"),
+    ("screen", "reader"),
+    ("visually", "hidden"),
+    ("image", "credit"),
+    ("photo", "credit"),
+    ("pub", "date"),
+    ("publish", "date"),
+    ("post", "date"),
+    ("post", "meta"),
+    ("entry", "meta"),
+    ("article", "meta"),
+    ("story", "meta"),
+];
+
+/// Tag names that are furniture wherever they are.
+const FURNITURE_TAGS: &[&str] = &[
+    "nav",
+    "aside",
+    "footer",
+    "button",
+    "figcaption",
+    "noscript",
+    "iframe",
+    "dialog",
+    "menu",
+    "select",
+    "template",
+    "svg",
+];
+
+/// ARIA roles of furniture.
+const FURNITURE_ROLES: &[&str] = &[
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "dialog",
+    "alertdialog",
+    "menu",
+    "menubar",
+    "search",
+    "toolbar",
+];
+
+/// Removes furniture from the document's body. `keep_over` is a text length (characters)
+/// above which an element is kept even when its name says furniture, unless it is mostly
+/// links.
+pub fn remove_furniture(document: &Document, keep_over: usize) {
+    let Some(body) = document.body() else {
+        return;
+    };
+    let mut doomed = Vec::new();
+    collect(&body, keep_over, &mut doomed);
+    for node in doomed {
+        if std::env::var_os("DEBUG_CLEAN").is_some() {
+            let (t, l) = link_density(&node);
+            eprintln!(
+                "REMOVE {:?} class={:?} id={:?} text={t} links={l}",
+                node.node_name(),
+                node.attr("class"),
+                node.attr("id")
+            );
+        }
+        node.remove_from_parent();
+    }
+}
+
+fn collect<'a>(node: &NodeRef<'a>, keep_over: usize, doomed: &mut Vec<NodeRef<'a>>) {
+    for child in node.children_it(false) {
+        if !child.is_element() {
+            continue;
+        }
+        if is_furniture(&child, keep_over) {
+            doomed.push(child);
+        } else {
+            collect(&child, keep_over, doomed);
+        }
+    }
+}
+
+/// Whether an element is page furniture rather than article text.
+pub fn is_furniture(node: &NodeRef<'_>, keep_over: usize) -> bool {
+    let Some(element) = node.element_ref() else {
+        return false;
+    };
+    let tag = element.name.local.to_string();
+    let tag = tag.as_str();
+    if matches!(tag, "html" | "body" | "main" | "article" | "p" | "h1") {
+        return false;
+    }
+    let mut words: Vec<String> = Vec::new();
+    let mut role = None;
+    for attribute in &element.attrs {
+        match &*attribute.name.local {
+            "class" | "id" => split_words(&attribute.value, &mut words),
+            "role" => role = Some(attribute.value.to_ascii_lowercase()),
+            "itemprop" if attribute.value.contains("articleBody") => return false,
+            _ => {}
+        }
+    }
+    drop(element);
+    if is_hidden(node) {
+        return true;
+    }
+    let named = FURNITURE_TAGS.contains(&tag)
+        || role
+            .as_deref()
+            .is_some_and(|r| FURNITURE_ROLES.contains(&r))
+        || words.iter().any(|w| FURNITURE_WORDS.contains(&w.as_str()))
+        || FURNITURE_PAIRS
+            .iter()
+            .any(|(a, b)| words.windows(2).any(|pair| pair[0] == *a && pair[1] == *b));
+    if !named {
+        return false;
+    }
+    if words.iter().any(|w| is_content_word(w)) {
+        // "article-body share-enabled", "entry-content comments-open": the content wins.
+        return false;
+    }
+    if words.iter().any(|w| STRONG_WORDS.contains(&w.as_str())) {
+        return true;
+    }
+    let (total, linked) = link_density(node);
+    // Big blocks go only when they are nearly all links (a page-wide `<form>` or a
+    // mislabelled wrapper can hold the article).
+    total <= keep_over || linked * 10 > total * 8
+}
+
+fn is_content_word(word: &str) -> bool {
+    matches!(
+        word,
+        "articlebody" | "storybody" | "postbody" | "entrycontent" | "body" | "content" | "text"
+    )
+}
+
+/// Splits class and id values into lower-case words at spaces, `-`, `_`, digits and
+/// lower-to-upper case changes: `"articleByline share-bar"` gives `article byline share bar`.
+/// A compound of two known words is also kept whole (`articlebody`).
+fn split_words(value: &str, words: &mut Vec<String>) {
+    for token in value.split_ascii_whitespace() {
+        let mut parts: Vec<String> = Vec::new();
+        let mut current = String::new();
+        let mut previous_lower = false;
+        for c in token.chars() {
+            if !c.is_alphabetic() {
+                if !current.is_empty() {
+                    parts.push(std::mem::take(&mut current));
+                }
+                previous_lower = false;
+                continue;
+            }
+            if c.is_uppercase() && previous_lower && !current.is_empty() {
+                parts.push(std::mem::take(&mut current));
+            }
+            previous_lower = c.is_lowercase();
+            current.extend(c.to_lowercase());
+        }
+        if !current.is_empty() {
+            parts.push(current);
+        }
+        if parts.len() == 2 {
+            words.push(parts.concat());
+        }
+        words.extend(parts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_at_separators_and_case_changes() {
+        let mut words = Vec::new();
+        split_words("articleByline share-bar c_3", &mut words);
+        assert_eq!(
+            words,
+            vec![
+                "articlebyline",
+                "article",
+                "byline",
+                "sharebar",
+                "share",
+                "bar",
+                "c"
+            ]
+        );
+    }
+
+    #[test]
+    fn furniture_goes_prose_stays() {
+        let html = "<body><div class='story-body'><p>Rutte said the talks would resume in spring.</p>\
+            <div class='share-bar'><a href='/x'>Facebook</a><a href='/y'>Twitter</a></div>\
+            <figure><img src=a.jpg><figcaption>Photo: AP</figcaption></figure>\
+            <div class='article-byline'>By Jane Doe</div>\
+            <aside class='related'><a href='/r'>Related story</a></aside></div></body>";
+        let document = Document::from(html);
+        remove_furniture(&document, 1500);
+        let text = document.select("body").text();
+        assert!(text.contains("Rutte said"), "{text}");
+        for gone in ["Facebook", "Photo: AP", "Jane Doe", "Related story"] {
+            assert!(!text.contains(gone), "{gone} in {text}");
+        }
+    }
+}
