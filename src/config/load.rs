@@ -519,6 +519,8 @@ impl Loader {
                 headers,
                 scrape: raw.scrape.unwrap_or(defaults.scrape),
                 backfill: raw.backfill.unwrap_or(defaults.backfill),
+                extract_selector: None,
+                remove_selectors: Vec::new(),
                 origin,
             });
         }

@@ -185,6 +185,10 @@ pub struct FeedConfig {
     pub scrape: bool,
     /// First-poll backfill window.
     pub backfill: HumanDuration,
+    /// CSS selector of the article body on this feed's pages.
+    pub extract_selector: Option<String>,
+    /// CSS selectors of elements removed from this feed's pages before extraction.
+    pub remove_selectors: Vec<String>,
     /// Where the feed was written.
     pub origin: Origin,
 }
@@ -278,3 +282,17 @@ pub struct FileDestination {
 
 /// Name of the destination added when the configuration names none.
 pub const DEFAULT_DESTINATION: &str = "local";
+
+/// A `[[sites]]` table: extraction overrides for the pages of one site.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Host name; matches the host and its subdomains (`example.org` matches
+    /// `www.example.org`).
+    pub host: String,
+    /// CSS selector of the article body.
+    pub extract_selector: Option<String>,
+    /// CSS selectors of elements to remove before extraction.
+    #[serde(default)]
+    pub remove_selectors: Vec<String>,
+}

@@ -16,8 +16,6 @@ const FURNITURE_WORDS: &[&str] = &[
     "captions",
     "credit",
     "credits",
-    "byline",
-    "bylines",
     "dateline",
     "timestamp",
     "share",
@@ -70,9 +68,6 @@ const FURNITURE_WORDS: &[&str] = &[
     "sr",
     "visuallyhidden",
     "print",
-    "author",
-    "authors",
-    "bio",
     "pagination",
     "pager",
 ];
@@ -278,15 +273,7 @@ mod tests {
         split_words("articleByline share-bar c_3", &mut words);
         assert_eq!(
             words,
-            vec![
-                "articlebyline",
-                "article",
-                "byline",
-                "sharebar",
-                "share",
-                "bar",
-                "c"
-            ]
+            vec!["articlebyline", "article", "sharebar", "share", "bar", "c"]
         );
     }
 

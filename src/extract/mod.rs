@@ -4,11 +4,16 @@
 //! [`Article`]: title, byline, date, language and plain text with paragraph breaks. The text
 //! never contains markup, rendered link lists or URLs.
 
+pub mod candidates;
 pub mod clean;
+pub mod judge;
+pub mod metadata;
+pub mod overrides;
 pub mod page;
 pub mod readability;
 pub mod render;
 pub mod text;
+pub mod trim;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -16,6 +21,8 @@ use url::Url;
 
 use crate::feed::Entry;
 
+pub use judge::{Extraction, extract};
+pub use overrides::Overrides;
 pub use text::html_to_text;
 
 /// Where an article's text came from.
@@ -83,46 +90,31 @@ impl<'a> From<&'a Article> for ArticleJson<'a> {
 /// Why a page gave no usable article.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
-    /// No main text was found, or it was shorter than the minimum.
-    #[error("no article text found ({chars} characters, fewer than {min})")]
-    TooShort {
-        /// Characters found.
-        chars: usize,
-        /// The minimum.
-        min: usize,
-    },
+    /// The page has no main text at all.
+    #[error("no article text found in the page")]
+    NoText,
 }
 
-/// Per-page extraction settings: site or feed overrides.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// CSS selector of the article body.
-    pub body: Option<String>,
-    /// CSS selectors of elements to remove before extraction.
-    pub remove: Vec<String>,
-    /// Who set the overrides (feed or site), for logs.
-    pub origin: String,
-}
-
-/// Extracts the article from a page's HTML. Pure: no I/O.
+/// Extracts the article from a page's HTML. Pure: no I/O. A configured body selector that
+/// matches nothing falls back to automatic extraction and is logged (as a warning naming
+/// the override's origin and the URL).
 pub fn extract_html(
     html: &str,
     url: Option<&Url>,
-    _overrides: &Overrides,
+    overrides: &Overrides,
 ) -> Result<Article, ExtractError> {
-    let document = dom_query::Document::from(html);
-    clean::remove_furniture(&document, 1500);
-    let out = readability::run(document, url.map(Url::as_str)).unwrap_or_default();
-    Ok(Article {
-        title: Some(out.title).filter(|t| !t.is_empty()),
-        byline: out.byline,
-        published: out.published.as_deref().and_then(|p| p.parse().ok()),
-        lang: out.lang,
-        text: out.text,
-        source: ArticleSource::Page {
-            url: url.map(Url::to_string).unwrap_or_default(),
-        },
-    })
+    let extraction = judge::extract(html, url, overrides);
+    if extraction.override_missed {
+        tracing::warn!(
+            overrides = %overrides.origin,
+            url = %url.map(Url::as_str).unwrap_or("(file)"),
+            "extract_selector matched no text; using automatic extraction"
+        );
+    }
+    if extraction.article.text.trim().is_empty() {
+        return Err(ExtractError::NoText);
+    }
+    Ok(extraction.article)
 }
 
 /// The article as the feed itself tells it: the entry's content, else its summary.
