@@ -434,32 +434,64 @@ fn fetch_url(url: &str) -> anyhow::Result<(Vec<u8>, Option<String>, Option<Strin
 }
 
 fn extract(args: &ExtractArgs) -> anyhow::Result<i32> {
+    let config = match &args.config {
+        Some(path) => match load_config(path) {
+            Ok(config) => Some(config),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let settings = config.as_ref().map(|c| c.extract.clone()).unwrap_or_default();
+    let sites = config.as_ref().map(|c| c.sites.clone()).unwrap_or_default();
     let is_url = args.source.starts_with("http://") || args.source.starts_with("https://");
-    let (bytes, content_type, base) = if is_url {
-        match fetch_url(&args.source) {
-            Ok(fetched) => fetched,
-            Err(error) => {
-                eprintln!("error: {error}");
+    let article = if is_url {
+        let fetch = config.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
+        let fetcher = crate::fetch::Fetcher::new(&fetch)?;
+        let user_agent = crate::config::default_user_agent();
+        let headers = std::collections::BTreeMap::new();
+        let context = crate::extract::page::PageContext {
+            settings: &settings,
+            sites: &sites,
+            feed: None,
+            user_agent: &user_agent,
+            headers: &headers,
+        };
+        let fetched = runtime()?.block_on(crate::extract::page::fetch_page_article(
+            &fetcher,
+            context,
+            &args.source,
+        ));
+        match fetched {
+            Ok(article) => article,
+            Err(reason) => {
+                eprintln!("error: {reason}");
                 return Ok(1);
             }
         }
     } else {
-        match crate::extract::page::read_file(std::path::Path::new(&args.source)) {
-            Ok(bytes) => (bytes, None, args.url.clone()),
+        let bytes = match crate::extract::page::read_file(Path::new(&args.source)) {
+            Ok(bytes) => bytes,
             Err(error) => {
                 eprintln!("error: cannot read {}: {error}", args.source);
                 return Ok(66); // EX_NOINPUT
             }
-        }
-    };
-    let url = base.as_deref().and_then(|b| url::Url::parse(b).ok());
-    let html = crate::charset::decode_html(&bytes, content_type.as_deref()).text;
-    let overrides = crate::extract::Overrides::default();
-    let article = match crate::extract::extract_html(&html, url.as_ref(), &overrides) {
-        Ok(article) => article,
-        Err(error) => {
-            eprintln!("error: {}: {error}", args.source);
-            return Ok(EX_DATAERR);
+        };
+        let url = match args.url.as_deref().map(url::Url::parse) {
+            Some(Ok(url)) => Some(url),
+            Some(Err(error)) => {
+                eprintln!("error: invalid --url: {error}");
+                return Ok(64); // EX_USAGE
+            }
+            None => None,
+        };
+        let html = crate::charset::decode_html(&bytes, None).text;
+        let overrides = crate::extract::Overrides::for_page(None, &sites, url.as_ref());
+        match crate::extract::extract_html(&html, url.as_ref(), &overrides) {
+            Ok(article) => article,
+            Err(error) => {
+                eprintln!("error: {}: {error}", args.source);
+                return Ok(EX_DATAERR);
+            }
         }
     };
     let mut out = std::io::stdout().lock();

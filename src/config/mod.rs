@@ -55,6 +55,10 @@ pub struct Config {
     pub fetch: FetchSettings,
     /// The feeds to watch, with defaults applied.
     pub feeds: Vec<FeedConfig>,
+    /// Article extraction settings.
+    pub extract: ExtractSettings,
+    /// Per-site extraction overrides.
+    pub sites: Vec<SiteConfig>,
     /// The alert rules.
     pub rules: Vec<RuleConfig>,
     /// Where alerts go. Never empty: without any configured destination a `file`
@@ -149,6 +153,9 @@ pub struct FetchSettings {
     /// Longest wait between polls that a publisher's hints (`<ttl>`, `Cache-Control`,
     /// `Expires`, `Retry-After`) can impose.
     pub max_interval: HumanDuration,
+    /// Private, loopback and other non-public networks (CIDR) or host names that may be
+    /// fetched anyway; everything else non-public is refused.
+    pub allow_private: Vec<Spanned<String>>,
 }
 
 impl Default for FetchSettings {
@@ -160,6 +167,33 @@ impl Default for FetchSettings {
             max_redirects: 5,
             max_backoff: HumanDuration::from_secs(6 * 3600),
             max_interval: HumanDuration::from_secs(6 * 3600),
+            allow_private: Vec::new(),
+        }
+    }
+}
+
+/// Article extraction settings (`[extract]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtractSettings {
+    /// Total deadline for fetching one article page (redirects and body included).
+    pub timeout: HumanDuration,
+    /// Extra attempts after a temporary failure (timeout, connection error, 429, 5xx).
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one, with jitter.
+    pub retry_delay: HumanDuration,
+    /// Fewest characters of extracted text for the page to be used; shorter pages (stubs,
+    /// consent or paywall notices) fall back to the feed's own content.
+    pub min_length: usize,
+}
+
+impl Default for ExtractSettings {
+    fn default() -> Self {
+        Self {
+            timeout: HumanDuration::from_secs(20),
+            retries: 2,
+            retry_delay: HumanDuration::from_secs(2),
+            min_length: 200,
         }
     }
 }
@@ -208,6 +242,9 @@ pub(crate) struct RawFeed {
     pub headers: BTreeMap<String, String>,
     pub scrape: Option<bool>,
     pub backfill: Option<HumanDuration>,
+    pub extract_selector: Option<Spanned<String>>,
+    #[serde(default)]
+    pub remove_selectors: Vec<Spanned<String>>,
 }
 
 /// One alert rule.
@@ -291,8 +328,11 @@ pub struct SiteConfig {
     /// `www.example.org`).
     pub host: String,
     /// CSS selector of the article body.
-    pub extract_selector: Option<String>,
+    pub extract_selector: Option<Spanned<String>>,
     /// CSS selectors of elements to remove before extraction.
     #[serde(default)]
-    pub remove_selectors: Vec<String>,
+    pub remove_selectors: Vec<Spanned<String>>,
+    /// Where the site was written.
+    #[serde(skip)]
+    pub origin: Origin,
 }

@@ -43,10 +43,10 @@ impl Overrides {
         let mut overrides = Overrides::default();
         let mut origins = Vec::new();
         if let Some(site) = site {
-            overrides.body = site.extract_selector.clone();
+            overrides.body = site.extract_selector.as_ref().map(|s| s.get_ref().clone());
             overrides
                 .remove
-                .extend(site.remove_selectors.iter().cloned());
+                .extend(site.remove_selectors.iter().map(|s| s.get_ref().clone()));
             origins.push(format!("site {}", site.host));
         }
         if let Some(feed) = feed {
