@@ -441,7 +441,10 @@ fn extract(args: &ExtractArgs) -> anyhow::Result<i32> {
         },
         None => None,
     };
-    let settings = config.as_ref().map(|c| c.extract.clone()).unwrap_or_default();
+    let settings = config
+        .as_ref()
+        .map(|c| c.extract.clone())
+        .unwrap_or_default();
     let sites = config.as_ref().map(|c| c.sites.clone()).unwrap_or_default();
     let is_url = args.source.starts_with("http://") || args.source.starts_with("https://");
     let article = if is_url {

@@ -199,7 +199,9 @@ impl Loader {
                         site.origin = origin;
                         let selectors = site.extract_selector.iter().chain(&site.remove_selectors);
                         for selector in selectors {
-                            if let Err(message) = crate::extract::overrides::check_selector(selector.get_ref()) {
+                            if let Err(message) =
+                                crate::extract::overrides::check_selector(selector.get_ref())
+                            {
                                 self.diagnostics.push(file.diagnostic(
                                     selector.span(),
                                     message,
@@ -543,7 +545,8 @@ impl Loader {
                 self.diagnostics.push(d);
             }
             for selector in raw.extract_selector.iter().chain(&raw.remove_selectors) {
-                if let Err(message) = crate::extract::overrides::check_selector(selector.get_ref()) {
+                if let Err(message) = crate::extract::overrides::check_selector(selector.get_ref())
+                {
                     let d = self.diagnostic_at(
                         &origin,
                         selector.span(),

@@ -148,7 +148,10 @@ async fn fetch_and_extract(
     if !is_html(response.content_type.as_deref(), &response.body) {
         return Err(format!(
             "not an HTML page ({}) at {}",
-            response.content_type.as_deref().unwrap_or("no content type"),
+            response
+                .content_type
+                .as_deref()
+                .unwrap_or("no content type"),
             response.final_url
         ));
     }
@@ -197,7 +200,7 @@ async fn fetch_with_retries(
                 return Err(format!("unexpected 304 from {url}"));
             }
             Ok(response) => return Ok(response),
-            Err(error) if error.is_temporary() && attempt < settings.retries => {
+            Err(error) if is_retryable(&error) && attempt < settings.retries => {
                 let delay = retry_delay(&error, settings.retry_delay.get(), attempt)
                     .ok_or_else(|| describe(&error, attempt))?;
                 tracing::debug!(%url, attempt, ?delay, "retrying article page: {error}");
@@ -206,6 +209,18 @@ async fn fetch_with_retries(
             }
             Err(error) => return Err(describe(&error, attempt)),
         }
+    }
+}
+
+/// Failures worth another try within the poll: timeouts, broken connections, 408, 425,
+/// 429 and 5xx. A name that does not resolve will not resolve seconds later either, and a
+/// refused address stays refused: the feed content is used at once.
+fn is_retryable(error: &FetchError) -> bool {
+    use crate::fetch::FetchErrorKind;
+    match error.kind {
+        FetchErrorKind::Timeout | FetchErrorKind::Connect | FetchErrorKind::Body => true,
+        FetchErrorKind::Status => error.is_temporary(),
+        _ => false,
     }
 }
 
@@ -250,7 +265,10 @@ pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
 fn sniff_html(body: &[u8]) -> bool {
     let head = &body[..body.len().min(1024)];
     let text = String::from_utf8_lossy(head).to_ascii_lowercase();
-    text.contains("<html") || text.contains("<!doctype html") || text.contains("<body") || text.contains("<p")
+    text.contains("<html")
+        || text.contains("<!doctype html")
+        || text.contains("<body")
+        || text.contains("<p")
 }
 
 #[cfg(test)]

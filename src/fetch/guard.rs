@@ -194,7 +194,8 @@ fn embedded_ipv4(address: IpAddr) -> Option<Ipv4Addr> {
         return None;
     };
     let s = v6.segments();
-    let low = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let low =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     if s[..5] == [0, 0, 0, 0, 0] && s[5] == 0xffff {
         return Some(low(s[6], s[7]));
     }
@@ -229,9 +230,8 @@ impl Resolve for GuardedResolver {
         let guard = self.guard.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if guard.allows_host(&host) {
                 let addrs: Addrs = Box::new(resolved.into_iter());
                 return Ok(addrs);
@@ -336,7 +336,7 @@ mod tests {
     #[test]
     fn the_allow_list_takes_networks_addresses_and_host_names() {
         let guard = Guard::from_entries(["127.0.0.1/32", "10.1.2.0/24", "Intranet.Example"])
-        .expect("valid entries");
+            .expect("valid entries");
         assert!(guard.allows_address(ip("127.0.0.1")));
         assert!(guard.allows_address(ip("::ffff:127.0.0.1")));
         assert!(!guard.allows_address(ip("127.0.0.2")));

@@ -226,9 +226,19 @@ pub fn minutes_ago(minutes: i64) -> String {
     jiff::fmt::rfc2822::to_string(&at.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default()
 }
 
-/// Writes a config file into `dir` and returns its path.
+/// The `[fetch]` line that lets the tests reach their loopback servers through the
+/// private-address guard.
+pub const ALLOW_LOOPBACK: &str = "allow_private = [\"127.0.0.1/32\"]";
+
+/// Writes a config file into `dir` and returns its path. Loopback is allow-listed (the test
+/// servers live there), in the body's own `[fetch]` section when it has one.
 pub fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
     let path = dir.join("newshound.toml");
+    let body = if body.contains("[fetch]\n") {
+        body.replacen("[fetch]\n", &format!("[fetch]\n{ALLOW_LOOPBACK}\n"), 1)
+    } else {
+        format!("{body}\n[fetch]\n{ALLOW_LOOPBACK}\n")
+    };
     std::fs::write(&path, format!("state_dir = \"state\"\n{body}")).expect("write config");
     path
 }
