@@ -23,6 +23,8 @@ pub struct Resource {
     pub failures: Vec<(u16, Vec<(String, String)>)>,
     /// Permanent redirect target (answered with 301).
     pub moved_to: Option<String>,
+    /// Wait this long before answering (for timeouts).
+    pub delay: Option<std::time::Duration>,
 }
 
 /// One request the server saw.
@@ -103,6 +105,18 @@ impl TestServer {
         );
     }
 
+    /// Serves an HTML page (raw bytes, any charset) with this Content-Type.
+    pub fn set_page(&self, path: &str, body: impl Into<Vec<u8>>, content_type: &str) {
+        self.set(
+            path,
+            Resource {
+                body: body.into(),
+                content_type: content_type.into(),
+                ..Resource::default()
+            },
+        );
+    }
+
     pub fn fail_next(&self, path: &str, status: u16, headers: &[(&str, &str)], times: usize) {
         let mut state = self.state.lock().expect("lock");
         let resource = state.resources.entry(path.to_string()).or_default();
@@ -131,9 +145,19 @@ impl TestServer {
 
 async fn serve(State(state): State<Arc<Mutex<ServerState>>>, request: Request) -> Response {
     let path = request.uri().path().to_string();
+    let delay = state
+        .lock()
+        .expect("lock")
+        .resources
+        .get(&path)
+        .and_then(|r| r.delay);
+    let (request, _) = request.into_parts();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let header = |name: header::HeaderName| {
         request
-            .headers()
+            .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
