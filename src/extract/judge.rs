@@ -54,7 +54,7 @@ pub fn extract(html: &str, url: Option<&Url>, overrides: &Overrides) -> Extracti
         byline: metadata.byline.clone(),
         published: metadata.published,
         lang: metadata.lang.clone(),
-        text: trim::trim_paragraphs(&text),
+        text: trim::trim_paragraphs(&text, metadata.title.as_deref()),
         source: ArticleSource::Page {
             url: url.map(Url::to_string).unwrap_or_default(),
         },

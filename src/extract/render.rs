@@ -120,6 +120,10 @@ fn walk(node: &NodeRef<'_>, out: &mut String) {
             out.push_str("\n\n");
             continue;
         }
+        if !block && name != "a" && is_link_cluster(&child) {
+            // A hover card or "more from this author" cluster inside a sentence.
+            continue;
+        }
         if block {
             out.push_str("\n\n");
         }
@@ -213,6 +217,16 @@ fn count(node: &NodeRef<'_>, in_link: bool, total: &mut usize, linked: &mut usiz
     }
 }
 
+/// Whether an inline element is a cluster of several links and nothing else.
+fn is_link_cluster(node: &NodeRef<'_>) -> bool {
+    let links = dom_query::Selection::from(*node).select("a").length();
+    if links < 2 {
+        return false;
+    }
+    let (total, linked) = link_density(node);
+    total >= 60 && linked * 10 >= total * 9
+}
+
 /// Whether a block is a list of links rather than prose: a menu, "related articles", tags,
 /// share buttons. Paragraphs that merely contain links are kept.
 fn is_link_block(node: &NodeRef<'_>, name: &str) -> bool {
@@ -229,7 +243,8 @@ fn is_link_block(node: &NodeRef<'_>, name: &str) -> bool {
     }
 }
 
-/// Drops lines that are only a URL (footnotes, "Source: https://...").
+/// Drops lines that are only a URL (footnotes) or mostly URLs ("Listen: https://... |
+/// Download: https://...").
 fn clean_lines(text: &str) -> String {
     if !text.contains("://") && !text.contains("www.") {
         return text.to_string();
@@ -248,6 +263,14 @@ fn clean_lines(text: &str) -> String {
 }
 
 fn is_bare_url(line: &str) -> bool {
+    let url_chars: usize = line
+        .split_whitespace()
+        .filter(|w| w.contains("://") || w.starts_with("www."))
+        .map(str::len)
+        .sum();
+    if url_chars * 2 > line.trim().len() {
+        return true;
+    }
     let line = line
         .trim()
         .trim_start_matches(|c: char| c == '[' || c.is_ascii_digit() || c == ']' || c == '^')

@@ -50,25 +50,49 @@ static BYLINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:by|von|par|por|di|door|автор|від)\s+\p{Lu}").expect("constant regex")
 });
 
-/// Removes furniture paragraphs from `text` (paragraphs separated by a blank line).
-pub fn trim_paragraphs(text: &str) -> String {
-    let paragraphs: Vec<&str> = text.split("\n\n").collect();
-    let keep: Vec<bool> = paragraphs.iter().map(|p| !is_furniture(p)).collect();
-    let mut kept: Vec<&str> = paragraphs
-        .iter()
-        .zip(&keep)
-        .filter(|(_, keep)| **keep)
-        .map(|(p, _)| *p)
-        .collect();
-    // Metadata at the edges: datelines and bylines before the first real paragraph and
-    // after the last.
-    while kept.first().is_some_and(|p| is_edge_metadata(p)) {
-        kept.remove(0);
+/// A "Tags: a, b, c" line, whatever its length.
+static TAG_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:tags?|tagged|schlagwörter|теги|мітки|etiquetas|tag)\s*[:|]")
+        .expect("constant regex")
+});
+
+/// Removes furniture paragraphs from `text` (paragraphs separated by a blank line), and
+/// the headline when the text repeats it at the top.
+pub fn trim_paragraphs(text: &str, title: Option<&str>) -> String {
+    let mut kept: Vec<&str> = text.split("\n\n").filter(|p| !is_furniture(p)).collect();
+    // Metadata at the start: datelines, bylines and the repeated headline among the short
+    // paragraphs before the first long one.
+    let mut index = 0;
+    while index < kept.len() && word_count(kept[index]) <= SHORT_WORDS {
+        if is_edge_metadata(kept[index]) || title.is_some_and(|t| repeats_title(kept[index], t)) {
+            kept.remove(index);
+        } else {
+            index += 1;
+        }
     }
     while kept.last().is_some_and(|p| is_edge_metadata(p)) {
         kept.pop();
     }
     kept.join("\n\n")
+}
+
+/// Letters and digits only, lower case: what is compared when looking for the headline.
+fn comparable(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn repeats_title(paragraph: &str, title: &str) -> bool {
+    let paragraph = comparable(paragraph);
+    let title = comparable(title);
+    !paragraph.is_empty()
+        && (paragraph == title
+            || (paragraph.len() >= 20 && title.contains(&paragraph))
+            || (title.len() >= 20
+                && paragraph.contains(&title)
+                && paragraph.len() <= title.len() + 40))
 }
 
 fn word_count(paragraph: &str) -> usize {
@@ -77,6 +101,9 @@ fn word_count(paragraph: &str) -> usize {
 
 fn is_furniture(paragraph: &str) -> bool {
     let paragraph = paragraph.trim();
+    if TAG_LINE.is_match(paragraph) {
+        return true;
+    }
     word_count(paragraph) <= SHORT_WORDS && FURNITURE.is_match(paragraph)
 }
 
@@ -101,7 +128,7 @@ mod tests {
             Advertisement\n\nThe second paragraph of the story is here.\n\nPhoto: AP\n\n\
             Join the conversation...\n\n© 2019 The Paper. All rights reserved.";
         assert_eq!(
-            trim_paragraphs(text),
+            trim_paragraphs(text, None),
             "Rutte said the talks would resume in spring, according to officials.\n\n\
              The second paragraph of the story is here."
         );
@@ -110,6 +137,16 @@ mod tests {
     #[test]
     fn short_sentences_inside_the_text_stay() {
         let text = "First paragraph of a story.\n\nIn 2019, he said no.\n\nLast one.";
-        assert_eq!(trim_paragraphs(text), text);
+        assert_eq!(trim_paragraphs(text, None), text);
+    }
+
+    #[test]
+    fn a_repeated_headline_and_tag_lines_go() {
+        let text = "Rutte backs peace talks\n\nThe secretary general said on Friday that talks deserve support from every member state.\n\n\
+            Tags: NATO, Rutte, peace talks, Ukraine, diplomacy, Brussels, summit, ministers, defence, security, guarantees, ceasefire, Geneva";
+        assert_eq!(
+            trim_paragraphs(text, Some("Rutte backs peace talks | The Paper")),
+            "The secretary general said on Friday that talks deserve support from every member state."
+        );
     }
 }
