@@ -218,7 +218,22 @@ pub fn is_furniture(node: &NodeRef<'_>, keep_over: usize) -> bool {
 fn is_content_word(word: &str) -> bool {
     matches!(
         word,
-        "articlebody" | "storybody" | "postbody" | "entrycontent" | "body" | "content" | "text"
+        "articlebody"
+            | "articlecontent"
+            | "articletext"
+            | "storybody"
+            | "storycontent"
+            | "storytext"
+            | "postbody"
+            | "postcontent"
+            | "entrycontent"
+            | "entrybody"
+            | "maincontent"
+            | "bodytext"
+            // Embedded posts quote what someone said: keep them.
+            | "embed"
+            | "embedded"
+            | "tweet"
     )
 }
 

@@ -118,3 +118,74 @@ fn is_part_of(part: &str, whole: &str) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARAGRAPH: &str = "The secretary general said on Friday that the ceasefire talks planned for next month deserved the support of every member state, and that he would attend in person.";
+
+    fn page(body: &str) -> String {
+        format!("<html><head><title>Talks</title></head><body>{body}</body></html>")
+    }
+
+    #[test]
+    fn readability_text_is_used_and_furniture_is_not() {
+        let html = page(&format!(
+            "<nav><a href='/'>Home</a><a href='/w'>World</a></nav><article><p>{PARAGRAPH}</p><p>{PARAGRAPH}</p>\
+             <div class='newsletter'>Sign up for our newsletter</div><p>{PARAGRAPH}</p></article>\
+             <footer>© 2025 Example</footer>"
+        ));
+        let extraction = extract(&html, None, &Overrides::default());
+        assert_eq!(extraction.article.text, [PARAGRAPH; 3].join("\n\n"));
+        assert!(!extraction.override_missed);
+    }
+
+    #[test]
+    fn a_failed_readability_pass_falls_back_to_the_json_ld_body() {
+        // Nothing in the markup but a short teaser; the JSON-LD has the whole article.
+        let html = format!(
+            "<html><head><script type='application/ld+json'>{{\"@context\":\"https://schema.org\",\"@type\":\"NewsArticle\",\"headline\":\"Talks\",\"articleBody\":\"{PARAGRAPH} {PARAGRAPH}\"}}</script></head>\
+             <body><div id='app'><p>Loading…</p></div></body></html>"
+        );
+        let extraction = extract(&html, None, &Overrides::default());
+        assert_eq!(extraction.strategy, "json-ld");
+        assert_eq!(extraction.article.text, format!("{PARAGRAPH} {PARAGRAPH}"));
+    }
+
+    #[test]
+    fn a_body_selector_wins_and_a_missing_one_is_reported() {
+        let html = page(&format!(
+            "<article><p>{PARAGRAPH}</p><p class='aside'>An aside that is not the story.</p></article>"
+        ));
+        let selected = Overrides {
+            body: Some("article p:first-child".into()),
+            ..Overrides::default()
+        };
+        let extraction = extract(&html, None, &selected);
+        assert_eq!(extraction.strategy, "selector");
+        assert_eq!(extraction.article.text, PARAGRAPH);
+        let missing = Overrides {
+            body: Some("div.story".into()),
+            ..Overrides::default()
+        };
+        let extraction = extract(&html, None, &missing);
+        assert!(extraction.override_missed);
+        assert_ne!(extraction.strategy, "selector");
+        assert!(extraction.article.text.starts_with(PARAGRAPH));
+    }
+
+    #[test]
+    fn garbage_input_gives_empty_text_not_a_panic() {
+        for html in [
+            "",
+            "<",
+            "\u{0}\u{1}binary",
+            "<html><body></body></html>",
+            "<p>short</p>",
+        ] {
+            let extraction = extract(html, None, &Overrides::default());
+            assert!(extraction.article.text.len() < 10, "{html:?}");
+        }
+    }
+}

@@ -237,7 +237,7 @@ fn is_link_block(node: &NodeRef<'_>, name: &str) -> bool {
     let density = linked as f64 / total as f64;
     match name {
         "ul" | "ol" | "dl" | "table" => density > 0.5,
-        "li" | "dt" | "dd" | "tr" => density > 0.6 && total < 300,
+        "li" | "dt" | "dd" | "tr" => density > 0.9 && total < 300,
         "p" | "blockquote" | "pre" => density > 0.85 && total < 200,
         _ => density > 0.6 && total < 400,
     }

@@ -13,6 +13,9 @@ use regex::Regex;
 /// Words in a paragraph above which it is never treated as furniture.
 const SHORT_WORDS: usize = 14;
 
+/// How many leading paragraphs are looked at for datelines, bylines and the headline.
+const LEADING: usize = 5;
+
 /// Whole-paragraph furniture, case-insensitive.
 static FURNITURE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -63,7 +66,7 @@ pub fn trim_paragraphs(text: &str, title: Option<&str>) -> String {
     // Metadata at the start: datelines, bylines and the repeated headline among the short
     // paragraphs before the first long one.
     let mut index = 0;
-    while index < kept.len() && word_count(kept[index]) <= SHORT_WORDS {
+    while index < kept.len().min(LEADING) && word_count(kept[index]) <= SHORT_WORDS {
         if is_edge_metadata(kept[index]) || title.is_some_and(|t| repeats_title(kept[index], t)) {
             kept.remove(index);
         } else {
@@ -113,7 +116,8 @@ fn is_edge_metadata(paragraph: &str) -> bool {
     if words > SHORT_WORDS {
         return false;
     }
-    let sentence = paragraph.ends_with(['.', '!', '?', '"', '”', '»']) && words > 6;
+    // Datelines and bylines are not sentences; "In 2019, he said no." is.
+    let sentence = paragraph.ends_with(['.', '!', '?', '"', '”', '»', '…', ')']);
     !sentence && (DATE.is_match(paragraph) || BYLINE.is_match(paragraph))
 }
 
