@@ -521,3 +521,68 @@ async fn a_poll_matches_text_found_only_in_the_article_page() {
         "no page fetched without scraping"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn amp_pages_and_stubs_are_swapped_for_their_full_variant_without_loops() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(dir.path(), "");
+    let short_story = "<p>The secretary general backed the talks.</p>";
+    // An AMP page (with a short version of the story) names its canonical full page.
+    server.set_page(
+        "/amp",
+        format!(
+            "<html amp><head><link rel=\"canonical\" href=\"{}\"></head><body><article>{short_story}{short_story}{short_story}{short_story}{short_story}</article></body></html>",
+            server.url("/full")
+        ),
+        "text/html",
+    );
+    server.set_page("/full", STORY, "text/html");
+    let article = page(&config, &server.url("/amp")).await.expect("article");
+    assert!(article.text.contains(BODY_SENTENCE), "{}", article.text);
+    assert_eq!(
+        article.source,
+        ArticleSource::Page {
+            url: server.url("/full")
+        }
+    );
+
+    // A stub (a consent wall) names its AMP variant, which has the text.
+    server.set_page(
+        "/stub",
+        "<html><head><link rel=\"amphtml\" href=\"/amp-full\"></head><body><div class=\"consent\">Accept cookies to continue.</div><p>Loading…</p></body></html>",
+        "text/html",
+    );
+    server.set_page(
+        "/amp-full",
+        STORY.replace("<html lang=\"en\">", "<html amp lang=\"en\">"),
+        "text/html",
+    );
+    let article = page(&config, &server.url("/stub")).await.expect("article");
+    assert!(article.text.contains(BODY_SENTENCE), "{}", article.text);
+    assert_eq!(server.requests("/amp-full").len(), 1);
+
+    // Canonical links that point back or in a circle are not followed around.
+    server.set_page(
+        "/loop-a",
+        format!(
+            "<html amp><head><link rel=\"canonical\" href=\"{}\"></head><body><p>Short.</p></body></html>",
+            server.url("/loop-b")
+        ),
+        "text/html",
+    );
+    server.set_page(
+        "/loop-b",
+        format!(
+            "<html amp><head><link rel=\"canonical\" href=\"{}\"></head><body><p>Short too.</p></body></html>",
+            server.url("/loop-a")
+        ),
+        "text/html",
+    );
+    let error = page(&config, &server.url("/loop-a"))
+        .await
+        .expect_err("too short");
+    assert!(error.contains("too short"), "{error}");
+    assert_eq!(server.requests("/loop-a").len(), 1);
+    assert_eq!(server.requests("/loop-b").len(), 1);
+}
