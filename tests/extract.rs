@@ -213,7 +213,7 @@ async fn unusable_pages_fall_back_to_the_feed_content_with_the_reason() {
     server.fail_next("/gone", 404, &[], 1);
     let config = config(
         dir.path(),
-        "[extract]\ntimeout = \"300ms\"\nretries = 2\nretry_delay = \"20ms\"\n",
+        "[extract]\ntimeout = \"300ms\"\nretries = 2\nretry_delay = \"20ms\"\njitter = \"0s\"\n",
     );
     let fetcher = Fetcher::new(&config.fetch).expect("fetcher");
     let headers = Default::default();
@@ -467,7 +467,7 @@ async fn a_poll_matches_text_found_only_in_the_article_page() {
     let config_path = write_config(
         dir.path(),
         &format!(
-            "[extract]\ntimeout = \"300ms\"\nretries = 0\n\
+            "[extract]\ntimeout = \"300ms\"\nretries = 0\njitter = \"0s\"\n\
              [[feeds]]\nname = \"Wire\"\nurl = \"{}\"\n\
              [[rules]]\nname = \"chance\"\nkeywords = [\"{BODY_SENTENCE}\"]\n",
             server.url("/feed.xml")

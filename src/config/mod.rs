@@ -185,6 +185,9 @@ pub struct ExtractSettings {
     /// Fewest characters of extracted text for the page to be used; shorter pages (stubs,
     /// consent or paywall notices) fall back to the feed's own content.
     pub min_length: usize,
+    /// Each article request first waits a random time up to this, so that the pages of a
+    /// feed's new entries do not hit their site in one burst.
+    pub jitter: HumanDuration,
 }
 
 impl Default for ExtractSettings {
@@ -194,6 +197,7 @@ impl Default for ExtractSettings {
             retries: 2,
             retry_delay: HumanDuration::from_secs(2),
             min_length: 200,
+            jitter: HumanDuration(std::time::Duration::from_millis(500)),
         }
     }
 }

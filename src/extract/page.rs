@@ -193,6 +193,10 @@ async fn fetch_with_retries(
         headers: context.headers,
         purpose: Purpose::Article,
     };
+    let jitter = settings.jitter.get();
+    if !jitter.is_zero() {
+        tokio::time::sleep(jitter.mul_f64(fastrand::f64())).await;
+    }
     let mut attempt = 0;
     loop {
         match fetcher.fetch(&request).await {
