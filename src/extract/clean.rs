@@ -167,6 +167,48 @@ fn collect<'a>(node: &NodeRef<'a>, keep_over: usize, doomed: &mut Vec<NodeRef<'a
     }
 }
 
+/// Removes `<article>` elements nested in another `<article>`: by HTML's definition they are
+/// related content (comments, related posts), not the article. Only done when the outer
+/// article keeps more prose of its own than the nested ones hold, so that a page-wide
+/// `<article>` wrapper around the real one is left alone.
+pub fn remove_nested_articles(document: &Document) {
+    let articles = document.select("article");
+    for outer in articles.nodes() {
+        if outer.ancestors_it(None).any(|a| a.has_name("article")) {
+            continue;
+        }
+        let nested: Vec<NodeRef<'_>> = dom_query::Selection::from(*outer)
+            .select("article")
+            .nodes()
+            .iter()
+            .filter(|n| n.id != outer.id)
+            .copied()
+            .collect();
+        if nested.is_empty() {
+            continue;
+        }
+        let own_prose = |node: &NodeRef<'_>| {
+            let (total, linked) = link_density(node);
+            total.saturating_sub(linked)
+        };
+        let outer_prose = own_prose(outer);
+        let nested_prose: usize = nested
+            .iter()
+            .filter(|n| {
+                !n.ancestors_it(None).any(|a| {
+                    a.id != outer.id && a.has_name("article") && nested.iter().any(|m| m.id == a.id)
+                })
+            })
+            .map(own_prose)
+            .sum();
+        if outer_prose.saturating_sub(nested_prose) > nested_prose.clamp(200, 500) {
+            for node in nested {
+                node.remove_from_parent();
+            }
+        }
+    }
+}
+
 /// Whether an element is page furniture rather than article text.
 pub fn is_furniture(node: &NodeRef<'_>, keep_over: usize) -> bool {
     let Some(element) = node.element_ref() else {
@@ -289,6 +331,29 @@ mod tests {
                 "c"
             ]
         );
+    }
+
+    #[test]
+    fn nested_articles_go_unless_the_outer_one_is_only_a_wrapper() {
+        let prose = "The minister said the talks would resume in spring. ".repeat(12);
+        let comments = format!(
+            "<body><article><p>{prose}</p><section><article><p>First comment here.</p></article>\
+             <article><p>Second comment here.</p></article></section></article></body>"
+        );
+        let document = Document::from(comments.as_str());
+        remove_nested_articles(&document);
+        let text = document.select("body").text();
+        assert!(
+            text.contains("talks would resume") && !text.contains("comment"),
+            "{text}"
+        );
+
+        let live_blog = format!(
+            "<body><article><h1>Live</h1><article><p>{prose}</p></article><article><p>{prose}</p></article></article></body>"
+        );
+        let document = Document::from(live_blog.as_str());
+        remove_nested_articles(&document);
+        assert_eq!(document.select("article").length(), 3);
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub fn extract(html: &str, url: Option<&Url>, overrides: &Overrides) -> Extracti
     }
     if chosen.is_none() {
         clean::remove_furniture(document, FURNITURE_KEEP_OVER);
+        clean::remove_nested_articles(document);
         let marked = candidates::marked_body(document);
         let densest = candidates::densest_block(document);
         let main = readability::main_text(&mut readability);
