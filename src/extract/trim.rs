@@ -50,7 +50,8 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A byline: "By Jane Doe", "By Jane Doe and John Roe, Reuters".
 static BYLINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:by|von|par|por|di|door|автор|від)\s+\p{Lu}").expect("constant regex")
+    Regex::new(r"^(?:[Bb]y|BY|[Vv]on|[Pp]ar|[Pp]or|[Dd]i|[Dd]oor|[Аа]втор|[Вв]ід)\s+\p{Lu}")
+        .expect("constant regex")
 });
 
 /// A "Tags: a, b, c" line, whatever its length.
@@ -136,6 +137,13 @@ mod tests {
             "Rutte said the talks would resume in spring, according to officials.\n\n\
              The second paragraph of the story is here."
         );
+    }
+
+    #[test]
+    fn bylines_need_a_capitalised_name() {
+        assert!(BYLINE.is_match("By Jane Doe and John Roe"));
+        assert!(BYLINE.is_match("Від Олени Коваленко"));
+        assert!(!BYLINE.is_match("by the way, nothing"));
     }
 
     #[test]
