@@ -86,7 +86,6 @@ const STRONG_WORDS: &[&str] = &[
     "cookie",
     "consent",
     "gdpr",
-    "paywall",
 ];
 
 /// Pairs of class/id words that together mark furniture (`read more`, `more stories`).

@@ -1,8 +1,24 @@
 //! Article extraction: what the rules match on for each entry.
 //!
 //! This stage turns an entry (and, when scraping is on, the page behind it) into an
-//! [`Article`]: title, byline, date, language and plain text with paragraph breaks. The text
-//! never contains markup, rendered link lists or URLs.
+//! [`Article`]: title, byline, date, language and plain text with paragraphs separated by a
+//! blank line. The text never contains markup, link targets, rendered link lists or
+//! footnote URLs (a URL the author wrote inside a sentence stays a word of that sentence).
+//!
+//! Files, in pipeline order:
+//! - [`page`]: fetch the page (retries, canonical/AMP variants, fallback to the feed's
+//!   content with the reason), read `.html`/`.html.gz` files;
+//! - [`metadata`]: title, byline, date, language, JSON-LD `articleBody`, canonical/AMP links,
+//!   read from the untouched page;
+//! - [`overrides`]: per-feed and per-site CSS selectors (`extract_selector`,
+//!   `remove_selectors`);
+//! - [`clean`]: removal of page furniture (captions, share bars, related lists, consent and
+//!   paywall boxes, comments, nested articles);
+//! - [`candidates`] and [`readability`]: the main-text candidates (readability via
+//!   `dom_smoothie`, the densest prose block, `itemprop=articleBody`);
+//! - [`judge`]: the pipeline and the choice between candidates ([`extract`]);
+//! - [`render`] and [`trim`]: DOM to text, and paragraph-level clean-up;
+//! - [`text`]: feed HTML snippets to text ([`html_to_text`]).
 
 pub mod candidates;
 pub mod clean;
@@ -23,6 +39,7 @@ use crate::feed::Entry;
 
 pub use judge::{Extraction, extract};
 pub use overrides::Overrides;
+pub use page::{PageContext, fetch_article, fetch_page_article};
 pub use text::html_to_text;
 
 /// Where an article's text came from.
