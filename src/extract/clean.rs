@@ -166,6 +166,55 @@ fn collect<'a>(node: &NodeRef<'a>, keep_over: usize, doomed: &mut Vec<NodeRef<'a
     }
 }
 
+/// Embedded posts (tweets and the like) quote what someone said, which is exactly what
+/// rules look for, but their markup (a `blockquote` of links in a `social-embed` wrapper)
+/// makes them look like share widgets, to readability too. Each one becomes a plain
+/// paragraph, and its wrappers lose the names that condemn them.
+pub fn protect_embedded_posts(document: &Document) {
+    let posts = document.select(
+        "blockquote.twitter-tweet, blockquote.twitter-video, blockquote.instagram-media, \
+         blockquote.tiktok-embed, blockquote.bluesky-embed, blockquote.mastodon-embed, \
+         blockquote.threads-embed",
+    );
+    for post in posts.nodes() {
+        // Collected first: the iterators borrow the tree that the loop changes.
+        let wrappers = post.ancestors(Some(4));
+        let inner: Vec<NodeRef<'_>> = post
+            .descendants()
+            .into_iter()
+            .filter(|n| n.is_element() && BLOCK_LIKE.iter().any(|b| n.has_name(b)))
+            .collect();
+        for node in inner {
+            node.rename("span");
+            node.remove_all_attrs();
+            node.after_html("<br>");
+        }
+        post.rename("p");
+        post.remove_all_attrs();
+        for wrapper in wrappers {
+            let mut words = Vec::new();
+            for attribute in ["class", "id"] {
+                if let Some(value) = wrapper.attr(attribute) {
+                    split_words(&value, &mut words);
+                }
+            }
+            let is_wrapper = words.iter().any(|w| {
+                matches!(
+                    w.as_str(),
+                    "embed" | "embedded" | "social" | "tweet" | "twitter" | "instagram" | "oembed"
+                )
+            });
+            if !is_wrapper {
+                break;
+            }
+            wrapper.remove_all_attrs();
+        }
+    }
+}
+
+/// Elements inside an embedded post that would break its paragraph.
+const BLOCK_LIKE: &[&str] = &["p", "div", "blockquote", "section"];
+
 /// Removes `<article>` elements nested in another `<article>`: by HTML's definition they are
 /// related content (comments, related posts), not the article. Only done when the outer
 /// article keeps more prose of its own than the nested ones hold, so that a page-wide
@@ -271,10 +320,6 @@ fn is_content_word(word: &str) -> bool {
             | "entrybody"
             | "maincontent"
             | "bodytext"
-            // Embedded posts quote what someone said: keep them.
-            | "embed"
-            | "embedded"
-            | "tweet"
     )
 }
 
@@ -329,6 +374,26 @@ mod tests {
                 "bar",
                 "c"
             ]
+        );
+    }
+
+    #[test]
+    fn embedded_posts_become_paragraphs() {
+        let html = "<body><article><p>Before.</p><div class='social-media-embed'><blockquote class='twitter-tweet'>\
+            <p lang='en'>We are ready to talk: <a href='https://t.co/x'>https://t.co/x</a></p>— Minister (@min) \
+            <a href='https://twitter.com/min/status/1'>May 1, 2025</a></blockquote><script src='w.js'></script></div>\
+            <p>After.</p></article></body>";
+        let document = Document::from(html);
+        protect_embedded_posts(&document);
+        remove_furniture(&document, 1500);
+        assert_eq!(
+            document.select("blockquote, .social-media-embed").length(),
+            0
+        );
+        let body = document.body().expect("body");
+        assert_eq!(
+            crate::extract::render::render(&body),
+            "Before.\n\nWe are ready to talk: https://t.co/x\n— Minister (@min) May 1, 2025\n\nAfter."
         );
     }
 

@@ -42,6 +42,7 @@ pub fn extract(html: &str, url: Option<&Url>, overrides: &Overrides) -> Extracti
         }
     }
     if chosen.is_none() {
+        clean::protect_embedded_posts(document);
         clean::remove_furniture(document, FURNITURE_KEEP_OVER);
         clean::remove_nested_articles(document);
         let marked = candidates::marked_body(document);
