@@ -1,7 +1,7 @@
 //! Alternative main-text candidates to judge readability's choice against: the element the
-//! page marks as the body (`itemprop=articleBody`, a single `<article>`), and the block with
-//! the most paragraph prose (the parent of the most text in `<p>` children, links not
-//! counted).
+//! page marks as the body (`itemprop=articleBody`), the block with the most paragraph prose
+//! (the parent of the most text in `<p>` children, links not counted), and, as a last
+//! resort, the whole cleaned page.
 
 use std::collections::HashMap;
 
@@ -53,6 +53,18 @@ pub fn densest_block(document: &Document) -> Option<Candidate> {
     let text = render::render(&node);
     Some(Candidate {
         strategy: "densest",
+        text,
+    })
+    .filter(|c| !c.text.is_empty())
+}
+
+/// The whole body of the (cleaned) page, rendered: the last resort for pages without any
+/// block of prose (a page of short lines, a table).
+pub fn whole_page(document: &Document) -> Option<Candidate> {
+    let body = document.body()?;
+    let text = render::render(&body);
+    Some(Candidate {
+        strategy: "page",
         text,
     })
     .filter(|c| !c.text.is_empty())

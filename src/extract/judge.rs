@@ -47,8 +47,14 @@ pub fn extract(html: &str, url: Option<&Url>, overrides: &Overrides) -> Extracti
         clean::remove_nested_articles(document);
         let marked = candidates::marked_body(document);
         let densest = candidates::densest_block(document);
+        // The whole (cleaned) page is the last resort, rendered only when the page has no
+        // block of prose: readability is then likely to fail too.
+        let whole = match &densest {
+            Some(d) if d.text.chars().count() >= FAILED_BELOW => None,
+            _ => candidates::whole_page(document),
+        };
         let main = readability::main_text(&mut readability);
-        chosen = Some(judge(main, &metadata, marked, densest));
+        chosen = Some(judge(main, &metadata, marked, densest, whole));
     }
     let (strategy, text) = chosen.unwrap_or(("readability", String::new()));
     let article = Article {
@@ -77,6 +83,7 @@ fn judge(
     metadata: &PageMetadata,
     marked: Option<candidates::Candidate>,
     densest: Option<candidates::Candidate>,
+    whole: Option<candidates::Candidate>,
 ) -> (&'static str, String) {
     let main_length = main.chars().count();
     if main_length < FAILED_BELOW {
@@ -92,7 +99,10 @@ fn judge(
         let best = [marked, densest, json_ld]
             .into_iter()
             .flatten()
-            .max_by_key(|c| c.text.chars().count());
+            .max_by_key(|c| c.text.chars().count())
+            .filter(|c| c.text.chars().count() >= FAILED_BELOW)
+            .or(whole)
+            .filter(|c| !c.text.trim().is_empty());
         return match best {
             Some(best) if best.text.chars().count() > main_length => (best.strategy, best.text),
             _ => ("readability", main),
@@ -175,6 +185,23 @@ mod tests {
         assert!(extraction.override_missed);
         assert_ne!(extraction.strategy, "selector");
         assert!(extraction.article.text.starts_with(PARAGRAPH));
+    }
+
+    #[test]
+    fn a_page_without_prose_blocks_still_gives_its_text() {
+        let html = page(
+            "<div><div>NATO statement, 14 March</div><div>1. The Council met today in Brussels</div>\
+             <div>2. Ministers agreed to support the talks</div><div>3. Guarantees remain essential</div></div>",
+        );
+        let extraction = extract(&html, None, &Overrides::default());
+        assert!(
+            extraction
+                .article
+                .text
+                .contains("Ministers agreed to support the talks"),
+            "{:?}",
+            extraction
+        );
     }
 
     #[test]
