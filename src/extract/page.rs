@@ -157,6 +157,7 @@ async fn fetch_and_extract(
     }
     let page_url = Url::parse(&response.final_url).unwrap_or_else(|_| url.clone());
     let overrides = Overrides::for_page(context.feed, context.sites, Some(&page_url));
+    let response_truncated = response.truncated;
     let body = response.body;
     let content_type = response.content_type;
     let for_task = page_url.clone();
@@ -168,6 +169,13 @@ async fn fetch_and_extract(
     })
     .await
     .map_err(|e| format!("extraction task failed: {e}"))?;
+    tracing::debug!(
+        url = %page_url,
+        strategy = extraction.strategy,
+        chars = extraction.article.text.chars().count(),
+        truncated = response_truncated,
+        "article extracted"
+    );
     if extraction.override_missed {
         tracing::warn!(
             overrides = %overrides.origin,
