@@ -357,6 +357,31 @@ fn invalid_selectors_and_allow_list_entries_are_config_errors_with_positions() {
         "{stderr}"
     );
     assert!(stderr.contains("3 configuration errors"), "{stderr}");
+
+    // Included files may hold [[sites]] too, and their errors name them.
+    let main = dir.path().join("main.toml");
+    std::fs::write(
+        &main,
+        "state_dir = \"state\"\ninclude = [\"sites.d/*.toml\"]\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(dir.path().join("sites.d")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("sites.d/news.toml"),
+        "[[sites]]\nhost = \"example.org\"\nremove_selectors = [\".ok\", \"p >\"]\n",
+    )
+    .expect("write");
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&main)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sites.d/news.toml:3:28: invalid CSS selector \"p >\""),
+        "{stderr}"
+    );
 }
 
 #[test]
