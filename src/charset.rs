@@ -362,7 +362,8 @@ fn attribute_value<'a>(tag: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         }
         let attr_name = &tag[name_start..i];
         i = skip_ws(i);
-        let mut value: &[u8] = &[];
+        // Empty, but inside `tag`, so callers may locate it by address.
+        let mut value: &[u8] = &tag[i..i];
         if tag.get(i) == Some(&b'=') {
             i = skip_ws(i + 1);
             match tag.get(i) {
@@ -447,14 +448,21 @@ fn rewrite_xml_declaration(text: &str) -> Cow<'_, str> {
     let body = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let lead = body.len() - body.trim_start().len();
     let rest = &body[lead..];
-    if !rest.starts_with("<?xml") {
+    let is_declaration = rest.starts_with("<?xml")
+        && rest[5..].starts_with(|c: char| c.is_ascii_whitespace() || c == '?');
+    if !is_declaration {
         return if body.len() == text.len() {
             Cow::Borrowed(text)
         } else {
             Cow::Owned(body.to_string())
         };
     }
-    let decl_end = rest.find("?>").map_or(rest.len(), |e| e + 2);
+    // An unterminated declaration ends at the first `>` at the latest.
+    let decl_end = rest
+        .find("?>")
+        .map(|e| e + 2)
+        .or_else(|| rest.find('>').map(|e| e + 1))
+        .unwrap_or(rest.len());
     let decl = &rest[..decl_end];
     let Some(label) = attribute_value(&decl.as_bytes()[5..], b"encoding") else {
         return if body.len() == text.len() {
@@ -467,12 +475,15 @@ fn rewrite_xml_declaration(text: &str) -> Cow<'_, str> {
         return Cow::Borrowed(text);
     }
     // `label` borrows from `decl`, so its offset locates the value to replace.
-    let value_start = label.as_ptr() as usize - decl.as_ptr() as usize;
-    let value_end = value_start + label.len();
+    let value_start = (label.as_ptr() as usize).wrapping_sub(decl.as_ptr() as usize);
+    let value_end = value_start.wrapping_add(label.len());
+    let (Some(before), Some(after)) = (decl.get(..value_start), decl.get(value_end..)) else {
+        return Cow::Owned(body[lead..].to_string());
+    };
     let mut out = String::with_capacity(body.len());
-    out.push_str(&decl[..value_start]);
+    out.push_str(before);
     out.push_str("utf-8");
-    out.push_str(&decl[value_end..]);
+    out.push_str(after);
     out.push_str(&rest[decl_end..]);
     Cow::Owned(out)
 }
@@ -616,6 +627,19 @@ mod tests {
         assert!(decoded.text.contains("Україна"));
         let short = encode("<meta charset='koi8-u'><p>Україна</p>", encoding_rs::KOI8_U);
         assert!(decode_html(&short, None).text.contains("Україна"));
+    }
+
+    #[test]
+    fn broken_declarations_do_not_panic() {
+        for doc in [
+            "<?xml version=\"1.0\"?\n<!-- encoding == 'x' -->\n<rss/>",
+            "<?xml encoding?><rss/>",
+            "<?xml encoding=",
+            "<?xml",
+        ] {
+            let decoded = decode_xml(doc.as_bytes(), None);
+            assert!(decoded.text.contains("rss") || doc.len() < 20, "{doc}");
+        }
     }
 
     #[test]

@@ -5,10 +5,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::config::{self, Config, ConfigError};
 use crate::scheduler::{self, Pipeline, SetupError};
+use crate::service::logging::LogFormat;
 use crate::store::Store;
 
 /// Exit status for configuration errors (sysexits.h `EX_CONFIG`).
@@ -29,6 +30,10 @@ pub struct Cli {
     /// "newshound=debug"; overrides `RUST_LOG`.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// Log line format: `auto` is `journal` when stderr is the systemd journal (no
+    /// timestamps, `<N>` priority prefixes), else `human`; `json` is for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
 }
 
 /// The subcommands.
@@ -45,6 +50,113 @@ pub enum Command {
     /// Extract the article from an HTML file (also `.html.gz`) or URL and print what the
     /// rules would match on.
     Extract(ExtractArgs),
+    /// Print the digest an email destination would get now, or send it now.
+    Digest(DigestArgs),
+    /// Send a sample alert through a destination and print exactly what the server answered.
+    DeliverTest(DeliverTestArgs),
+    /// Show each feed's health, each rule's hits and the outbox; works while the daemon runs.
+    Status(StatusArgs),
+    /// Import feeds from OPML into the configuration, or export them as OPML.
+    #[command(subcommand)]
+    Opml(OpmlCommand),
+    /// Print the man page (roff), or write the pages of every subcommand to a directory.
+    #[command(hide = true)]
+    Man(ManArgs),
+    /// Print a shell completion script.
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+}
+
+/// Arguments of `newshound digest`.
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// The email destination (its `name`).
+    #[arg(long, short, value_name = "NAME")]
+    pub destination: String,
+    /// Build the digest from everything pending and send it now (the schedule is not
+    /// affected).
+    #[arg(long, conflicts_with = "preview")]
+    pub now: bool,
+    /// Print the digest without sending or recording anything (the default).
+    #[arg(long)]
+    pub preview: bool,
+    /// With --preview: print the HTML part instead of the text part.
+    #[arg(long)]
+    pub html: bool,
+}
+
+/// Arguments of `newshound deliver-test`.
+#[derive(Debug, Args)]
+pub struct DeliverTestArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// The destination (its `name`).
+    #[arg(long, short, value_name = "NAME")]
+    pub destination: String,
+}
+
+/// Arguments of `newshound status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `newshound opml ...`.
+#[derive(Debug, Subcommand)]
+pub enum OpmlCommand {
+    /// Read an OPML file and print its feeds as `[[feeds]]` entries (or append them with --write).
+    Import(OpmlImportArgs),
+    /// Write the configured feeds as OPML 2.0.
+    Export(OpmlExportArgs),
+}
+
+/// Arguments of `newshound opml import`.
+#[derive(Debug, Args)]
+pub struct OpmlImportArgs {
+    /// The OPML file.
+    pub file: PathBuf,
+    /// Append the new feeds to the configuration file (feeds it already has are skipped).
+    #[arg(long, requires = "config")]
+    pub write: bool,
+    /// The configuration file: its feeds are skipped, and --write appends to it.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Arguments of `newshound opml export`.
+#[derive(Debug, Args)]
+pub struct OpmlExportArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `newshound man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write newshound.1 and one page per subcommand into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Arguments of `newshound completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// The configuration file option.
@@ -99,27 +211,21 @@ pub struct ExtractArgs {
 
 /// Runs the parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
-    init_logging(cli.log_level.as_deref());
+    crate::service::logging::init(cli.log_format, cli.log_level.as_deref());
     match cli.command {
-        Command::Run(args) => daemon(&args.config),
+        Command::Run(args) => crate::service::run(&args.config),
         Command::Once(args) => once(&args),
         Command::Check(args) => check(&args.config),
         Command::Feed(args) => feed(args),
         Command::Extract(args) => extract(&args),
+        Command::Digest(args) => digest(&args),
+        Command::DeliverTest(args) => deliver_test(&args),
+        Command::Status(args) => status(&args),
+        Command::Opml(OpmlCommand::Import(args)) => opml_import(&args),
+        Command::Opml(OpmlCommand::Export(args)) => opml_export(&args),
+        Command::Man(args) => man(&args),
+        Command::Completions(args) => completions(&args),
     }
-}
-
-fn init_logging(level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match level {
-        Some(level) => EnvFilter::try_new(level).ok(),
-        None => EnvFilter::try_from_default_env().ok(),
-    }
-    .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -157,54 +263,6 @@ fn setup(config: Config, store: Arc<Store>) -> Result<Arc<Pipeline>, i32> {
             eprintln!("error: {error}");
             Err(1)
         }
-    }
-}
-
-fn daemon(config_path: &Path) -> anyhow::Result<i32> {
-    let config = match load_config(config_path) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
-    };
-    let pipeline = match open_pipeline(config) {
-        Ok(pipeline) => pipeline,
-        Err(code) => return Ok(code),
-    };
-    tracing::info!(
-        config = %config_path.display(),
-        state = %pipeline.store.path().display(),
-        "newshound {} starting", env!("CARGO_PKG_VERSION")
-    );
-    runtime()?.block_on(async move {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_stop_signal().await;
-            tracing::info!("stop requested");
-            let _ = stop.send(true);
-        });
-        scheduler::run(pipeline, stopped).await?;
-        Ok(0)
-    })
-}
-
-async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = terminate.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -283,13 +341,8 @@ fn print_alert(out: &mut impl Write, alert: &crate::alerts::Alert) -> std::io::R
         alert.article.link.as_deref().unwrap_or("(no link)")
     )?;
     for evidence in &alert.evidence {
-        match evidence {
-            crate::rules::Evidence::Term {
-                field,
-                term,
-                snippet,
-            } => writeln!(out, "    {field}: {term:?}: {snippet}")?,
-        }
+        let view = crate::deliver::render::EvidenceView::of(evidence);
+        writeln!(out, "    {}", view.line("*"))?;
     }
     Ok(())
 }
@@ -300,6 +353,10 @@ fn check(config_path: &Path) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     if let Err(error) = crate::rules::RuleSet::compile(&config) {
+        return Ok(report_config_error(&error));
+    }
+    // Builds every destination (templates, TLS settings) without connecting anywhere.
+    if let Err(error) = crate::deliver::Deliverer::new(&config) {
         return Ok(report_config_error(&error));
     }
     let mut out = std::io::stdout().lock();
@@ -354,6 +411,12 @@ fn check(config_path: &Path) -> anyhow::Result<i32> {
                 ))
                 .path()
                 .display()
+            )?,
+            other => writeln!(
+                out,
+                "  {:<28} {}",
+                other.name(),
+                crate::deliver::describe(other)
             )?,
         }
     }
@@ -431,6 +494,273 @@ fn fetch_url(url: &str) -> anyhow::Result<(Vec<u8>, Option<String>, Option<Strin
         response.content_type,
         Some(response.final_url),
     ))
+}
+
+fn status(args: &StatusArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let path = config.state_dir.join(crate::store::DATABASE_FILE);
+    let store = match Store::open_read_only(&path) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(66); // EX_NOINPUT
+        }
+    };
+    let report = crate::status::collect(&config, &store, jiff::Timestamp::now())?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        crate::status::render_text(&report, &mut out)?;
+    }
+    Ok(0)
+}
+
+fn opml_import(args: &OpmlImportArgs) -> anyhow::Result<i32> {
+    let bytes = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", args.file.display());
+            return Ok(66); // EX_NOINPUT
+        }
+    };
+    let feeds = match crate::opml::parse(&bytes, &args.file) {
+        Ok(feeds) => feeds,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(EX_DATAERR);
+        }
+    };
+    let existing = match &args.config {
+        Some(path) => match load_config(path) {
+            Ok(config) => Some(config),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let plan = crate::opml::plan_import(feeds, existing.as_ref());
+    for (feed, reason) in &plan.skipped {
+        eprintln!("skipped {:?} <{}>: {reason}", feed.name, feed.url);
+    }
+    match (&args.config, args.write) {
+        (Some(path), true) => {
+            if plan.add.is_empty() {
+                eprintln!("nothing to add to {}", path.display());
+                return Ok(0);
+            }
+            match crate::opml::append_to_config(path, &plan, &args.file) {
+                Ok(()) => {
+                    eprintln!("added {} feeds to {}", plan.add.len(), path.display());
+                    Ok(0)
+                }
+                Err(crate::opml::OpmlError::Config(error)) => {
+                    eprintln!("{error}");
+                    eprintln!(
+                        "error: the configuration would not load with the imported feeds; {} was left unchanged",
+                        path.display()
+                    );
+                    Ok(EX_CONFIG)
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    Ok(EX_CANTCREAT)
+                }
+            }
+        }
+        _ => {
+            print!("{}", crate::opml::to_toml(&plan.add));
+            Ok(0)
+        }
+    }
+}
+
+fn opml_export(args: &OpmlExportArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let document = crate::opml::export(&config);
+    match &args.output {
+        Some(path) => {
+            if let Err(error) = std::fs::write(path, document) {
+                eprintln!("error: cannot write {}: {error}", path.display());
+                return Ok(EX_CANTCREAT);
+            }
+        }
+        None => print!("{document}"),
+    }
+    Ok(0)
+}
+
+fn man(args: &ManArgs) -> anyhow::Result<i32> {
+    let command = Cli::command();
+    match &args.out_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(command, dir)?;
+        }
+        None => clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?,
+    }
+    Ok(0)
+}
+
+fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
+    let mut command = Cli::command();
+    clap_complete::generate(
+        args.shell,
+        &mut command,
+        "newshound",
+        &mut std::io::stdout().lock(),
+    );
+    Ok(0)
+}
+
+/// Exit status when a destination did not accept the test (sysexits.h `EX_UNAVAILABLE`).
+pub const EX_UNAVAILABLE: i32 = 69;
+/// Exit status when a destination failed temporarily (sysexits.h `EX_TEMPFAIL`).
+pub const EX_TEMPFAIL: i32 = 75;
+/// Exit status for a wrong command line (sysexits.h `EX_USAGE`).
+pub const EX_USAGE: i32 = 64;
+
+fn digest(args: &DigestArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let has_digest = matches!(
+        config.destination(&args.destination),
+        Some(config::DestinationConfig::Email(email)) if email.digest.is_some()
+    );
+    if !has_digest {
+        let with_digest: Vec<&str> = config
+            .destinations
+            .iter()
+            .filter(|d| matches!(d, config::DestinationConfig::Email(e) if e.digest.is_some()))
+            .map(|d| d.name())
+            .collect();
+        eprintln!(
+            "error: {:?} is not an email destination with a digest schedule; {}",
+            args.destination,
+            if with_digest.is_empty() {
+                "none is configured (add `digest = { schedule = \"weekdays 08:00\" }` to an email destination)".to_string()
+            } else {
+                format!("destinations with a digest: {}", with_digest.join(", "))
+            }
+        );
+        return Ok(EX_USAGE);
+    }
+    let pipeline = match open_pipeline(config) {
+        Ok(pipeline) => pipeline,
+        Err(code) => return Ok(code),
+    };
+    let deliverer = &pipeline.deliverer;
+    let store = &pipeline.store;
+    let mut out = std::io::stdout().lock();
+    if !args.now {
+        let Some(digest) = deliverer.preview_digest(store, &args.destination)? else {
+            return Ok(EX_USAGE);
+        };
+        let Some(crate::deliver::Sink::Email(sink)) = deliverer.sink(&args.destination) else {
+            return Ok(EX_USAGE);
+        };
+        let (subject, text, html) = sink.render_digest(&digest)?;
+        writeln!(out, "Subject: {subject}\n")?;
+        writeln!(out, "{}", if args.html { html } else { text })?;
+        writeln!(
+            out,
+            "(preview: nothing sent or recorded; {} alerts pending)",
+            digest.alerts
+        )?;
+        return Ok(0);
+    }
+    let now = deliverer.now();
+    let key = deliverer.freeze_digest(store, &args.destination, None, now)?;
+    let Some(key) = key else {
+        writeln!(
+            out,
+            "nothing pending for {:?}: no digest sent",
+            args.destination
+        )?;
+        return Ok(0);
+    };
+    let report = runtime()?.block_on(deliverer.deliver_due(store))?;
+    let item = store.outbox_item(&key)?;
+    match item {
+        Some(item) if item.status_text() == "sent" => {
+            writeln!(out, "digest {key} sent to {:?}", args.destination)?;
+            Ok(0)
+        }
+        Some(item) => {
+            writeln!(
+                out,
+                "digest {key} not delivered yet ({}): {}; it stays queued and the daemon retries it",
+                item.status_text(),
+                item.last_error.unwrap_or_default()
+            )?;
+            Ok(if report.dead > 0 {
+                EX_UNAVAILABLE
+            } else {
+                EX_TEMPFAIL
+            })
+        }
+        None => Ok(EX_TEMPFAIL),
+    }
+}
+
+fn deliver_test(args: &DeliverTestArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let Some(destination) = config.destination(&args.destination).cloned() else {
+        let names: Vec<&str> = config.destinations.iter().map(|d| d.name()).collect();
+        eprintln!(
+            "error: no destination named {:?}; configured: {}",
+            args.destination,
+            names.join(", ")
+        );
+        return Ok(EX_USAGE);
+    };
+    let sink = match crate::deliver::Sink::from_config(&config, &destination) {
+        Ok(sink) => sink,
+        Err(error) => return Ok(report_config_error(&error)),
+    };
+    let message = crate::deliver::sample_alert(&args.destination, jiff::Timestamp::now());
+    let outgoing = crate::deliver::Outgoing::Alert(Box::new(message));
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "sending a test alert to {:?} ({})",
+        args.destination,
+        crate::deliver::describe(&destination)
+    )?;
+    match runtime()?.block_on(sink.deliver(&outgoing)) {
+        Ok(receipt) => {
+            writeln!(out, "accepted: {}", receipt.answer)?;
+            Ok(0)
+        }
+        Err(error) => {
+            writeln!(
+                out,
+                "failed ({}): {}",
+                if error.permanent {
+                    "permanent: retrying will not help"
+                } else {
+                    "temporary: the daemon would retry"
+                },
+                error.message
+            )?;
+            Ok(if error.permanent {
+                EX_UNAVAILABLE
+            } else {
+                EX_TEMPFAIL
+            })
+        }
+    }
 }
 
 fn extract(args: &ExtractArgs) -> anyhow::Result<i32> {

@@ -236,6 +236,35 @@ fn relative_links_resolve_against_the_feed_url() {
 }
 
 #[test]
+fn xml_base_is_applied_to_links() {
+    let doc =
+        br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://www.example.org/news/">
+        <link href="index.html"/>
+        <entry xml:base="2024/"><id>e1</id><link href="story.html"/>
+          <link rel="enclosure" href="../../media/a.mp3"/></entry>
+        <entry><id>e2</id><link href="http://Other.Example/ABS"/></entry></feed>"#;
+    let feed = feed::parse(doc, None, None).expect("parses");
+    assert_eq!(
+        feed.link.as_deref(),
+        Some("http://www.example.org/news/index.html")
+    );
+    let entry = first(&feed);
+    assert_eq!(
+        entry.link.as_deref(),
+        Some("http://www.example.org/news/2024/story.html")
+    );
+    assert_eq!(
+        entry.enclosures[0].href,
+        "http://www.example.org/media/a.mp3"
+    );
+    // Absolute links are kept byte for byte (no host lower-casing).
+    assert_eq!(
+        feed.entries[1].link.as_deref(),
+        Some("http://Other.Example/ABS")
+    );
+}
+
+#[test]
 fn http_charset_is_honoured() {
     let doc = encoding_rs::WINDOWS_1251
         .encode("<rss version=\"2.0\"><channel><title>Київ</title></channel></rss>")

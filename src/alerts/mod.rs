@@ -4,6 +4,18 @@
 //! through the outbox to every destination), the story key that recognises one story, and
 //! the deterministic idempotency key (rule + story + destination) that keeps an alert from
 //! being queued or sent twice.
+//!
+//! It also owns "one story, one alert": URLs are canonicalised ([`canonical`]), near-duplicate
+//! texts are recognised by their MinHash sketch ([`similar`]), queued alerts for a story
+//! already alerted within the window are folded into the first one ([`dedupe`]), and a later
+//! version of an alerted article that brings new evidence becomes an update threaded under
+//! the first alert ([`updates`]) — a cosmetic edit brings nothing.
+
+pub mod canonical;
+pub mod dedupe;
+pub mod similar;
+
+use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -12,10 +24,10 @@ use sha2::{Digest, Sha256};
 use crate::extract::Article;
 use crate::feed::Entry;
 use crate::rules::{Evidence, Match};
-use crate::store::NewAlert;
+use crate::store::{NewAlert, OutboxKind, Store};
 
-/// Version of the [`Alert`] JSON shape.
-pub const ALERT_SCHEMA_VERSION: u32 = 1;
+/// Version of the [`Alert`] JSON shape. 2 added `update_of` and `new_evidence`.
+pub const ALERT_SCHEMA_VERSION: u32 = 2;
 
 /// Longest excerpt of the article text carried in an alert.
 const EXCERPT_CHARS: usize = 600;
@@ -67,16 +79,44 @@ pub struct Alert {
     pub evidence: Vec<Evidence>,
     /// When the alert was created.
     pub created: Timestamp,
+    /// For an update: the id of the first alert of the story.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_of: Option<String>,
+    /// For an update: the evidence the earlier alerts did not have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_evidence: Vec<Evidence>,
+    /// Near-duplicate sketch of the article text (stored beside the payload, not in it).
+    #[serde(skip)]
+    pub sketch: Vec<u64>,
 }
 
-/// The key that recognises one story: the entry's link without fragment, else the feed URL
-/// plus the entry key.
-pub fn story_key(feed_url: &str, entry: &Entry) -> String {
-    match entry.link.as_deref().and_then(|l| url::Url::parse(l).ok()) {
-        Some(mut link) => {
-            link.set_fragment(None);
-            link.to_string()
+/// Another outlet's report of the same story ("also reported by").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outlet {
+    /// Feed name.
+    pub feed: String,
+    /// That outlet's headline.
+    pub title: Option<String>,
+    /// That outlet's link.
+    pub link: Option<String>,
+}
+
+impl Outlet {
+    /// The outlet of an alert.
+    pub fn of(alert: &Alert) -> Self {
+        Self {
+            feed: alert.feed.name.clone(),
+            title: alert.article.title.clone(),
+            link: alert.article.link.clone(),
         }
+    }
+}
+
+/// The key that recognises one story: the entry's canonical link (see [`canonical`]), else
+/// the feed URL plus the entry key.
+pub fn story_key(feed_url: &str, entry: &Entry) -> String {
+    match entry.link.as_deref().and_then(canonical::canonical_url) {
+        Some(link) => link,
         None => format!("{feed_url}#{}", entry.key),
     }
 }
@@ -101,6 +141,7 @@ pub fn from_match(
 ) -> Vec<Alert> {
     let story = story_key(&feed.url, entry);
     let excerpt = truncate_chars(&article.text, EXCERPT_CHARS);
+    let sketch = article_sketch(article);
     found
         .destinations
         .iter()
@@ -121,8 +162,103 @@ pub fn from_match(
             },
             evidence: found.evidence.clone(),
             created: now,
+            update_of: None,
+            new_evidence: Vec::new(),
+            sketch: sketch.clone(),
         })
         .collect()
+}
+
+fn article_sketch(article: &Article) -> Vec<u64> {
+    let body = similar::sketch(&article.text);
+    if body.is_empty() {
+        similar::sketch(&format!(
+            "{} {}",
+            article.title.as_deref().unwrap_or(""),
+            article.text
+        ))
+    } else {
+        body
+    }
+}
+
+/// Evidence keys that only say where or in which words something was found; two pieces of
+/// evidence that differ only in these are the same finding (a cosmetic edit moves them).
+const PLACEMENT_KEYS: &[&str] = &["snippet", "field", "context", "offset", "start", "end"];
+
+/// What one piece of evidence found, without where: e.g. a term, or a speaker and a quote.
+pub fn evidence_identity(evidence: &Evidence) -> String {
+    match serde_json::to_value(evidence) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for key in PLACEMENT_KEYS {
+                map.remove(*key);
+            }
+            serde_json::Value::Object(map).to_string()
+        }
+        Ok(other) => other.to_string(),
+        Err(_) => format!("{evidence:?}"),
+    }
+}
+
+/// Updates for a rule that matched an earlier version of this entry already: for each
+/// destination whose alerts so far lack some of the evidence now found (a quote was added),
+/// an update threaded under the first alert. A cosmetic edit (the same findings) gives none.
+pub fn updates(
+    store: &Store,
+    found: &Match,
+    feed: &AlertFeed,
+    entry: &Entry,
+    article: &Article,
+    now: Timestamp,
+) -> Vec<Alert> {
+    let story = story_key(&feed.url, entry);
+    let mut updates = Vec::new();
+    for alert in from_match(found, feed, entry, article, now) {
+        let first_key = alert.id.clone();
+        let thread = match store.thread(&first_key) {
+            Ok(thread) => thread,
+            Err(error) => {
+                tracing::warn!(%error, key = %first_key, "cannot read the alerts of a story; no update");
+                continue;
+            }
+        };
+        if thread.is_empty() {
+            continue; // never alerted (e.g. recorded during backfill): nothing to update
+        }
+        let known: BTreeSet<String> = thread
+            .iter()
+            .filter_map(|item| serde_json::from_str::<Alert>(&item.payload).ok())
+            .flat_map(|earlier| earlier.evidence)
+            .map(|e| evidence_identity(&e))
+            .collect();
+        let new_evidence: Vec<Evidence> = alert
+            .evidence
+            .iter()
+            .filter(|e| !known.contains(&evidence_identity(e)))
+            .cloned()
+            .collect();
+        if new_evidence.is_empty() {
+            continue;
+        }
+        let mut hasher = Sha256::new();
+        for identity in new_evidence
+            .iter()
+            .map(evidence_identity)
+            .collect::<BTreeSet<_>>()
+        {
+            hasher.update(identity.as_bytes());
+            hasher.update([0u8]);
+        }
+        let id = format!("{first_key}_u{}", hex::encode(&hasher.finalize()[..8]));
+        debug_assert_eq!(alert.story, story);
+        updates.push(Alert {
+            id,
+            update_of: Some(first_key),
+            new_evidence,
+            ..alert
+        });
+    }
+    updates
 }
 
 impl Alert {
@@ -134,6 +270,13 @@ impl Alert {
             rule: self.rule.clone(),
             story: self.story.clone(),
             payload: serde_json::to_string(self)?,
+            kind: if self.update_of.is_some() {
+                OutboxKind::Update
+            } else {
+                OutboxKind::Alert
+            },
+            thread_of: self.update_of.clone(),
+            sketch: self.sketch.clone(),
         })
     }
 }

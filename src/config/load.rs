@@ -11,10 +11,11 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
+use super::delivery::{self, DeliverySettings, Place, RawEmail, RawWebhook};
 use super::{
     Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, ExtractSettings,
-    FeedConfig, FeedDefaults, FetchSettings, FileDestination, HumanDuration, Origin, RawFeed,
-    RuleConfig, SiteConfig,
+    FeedConfig, FeedDefaults, FetchSettings, FileDestination, HttpSettings, HumanDuration, Origin,
+    RawFeed, RuleConfig, SiteConfig,
 };
 
 /// Top-level keys of the main file.
@@ -26,9 +27,11 @@ const MAIN_KEYS: &[&str] = &[
     "fetch",
     "extract",
     "sites",
+    "http",
     "feeds",
     "rules",
     "destinations",
+    "delivery",
 ];
 
 /// Top-level keys an included file may have.
@@ -39,7 +42,10 @@ const SELECTOR_HELP: &str = "use a CSS selector as in a browser's querySelector,
 
 /// Loads and validates the configuration at `path` and every file it includes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let mut loader = Loader::default();
+    let mut loader = Loader {
+        main_dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        ..Loader::default()
+    };
     loader.read_file(path, true);
     let includes = std::mem::take(&mut loader.includes);
     let main_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -66,9 +72,13 @@ struct Loader {
     fetch: Option<FetchSettings>,
     extract: Option<ExtractSettings>,
     sites: Vec<SiteConfig>,
+    http: Option<HttpSettings>,
     feeds: Vec<(RawFeed, Origin)>,
     rules: Vec<RuleConfig>,
     destinations: Vec<DestinationConfig>,
+    delivery: Option<DeliverySettings>,
+    /// Directory of the main file (where `*_file` secrets are looked up).
+    main_dir: PathBuf,
 }
 
 /// The file being read, for building diagnostics.
@@ -220,6 +230,8 @@ impl Loader {
                     }
                 }
             }
+            "delivery" => self.delivery = self.deserialize(file, value),
+            "http" => self.http = self.deserialize(file, value),
             "feeds" => {
                 for item in self.array_of_tables(file, key, value) {
                     let origin = file.origin(item.span());
@@ -280,6 +292,30 @@ impl Loader {
                 let mut destination = self.deserialize::<FileDestination>(file, rest)?;
                 destination.origin = origin;
                 Some(DestinationConfig::File(destination))
+            }
+            "email" | "webhook" => {
+                let main_dir = self.main_dir.clone();
+                let secrets = super::SecretResolver::from_env(&main_dir);
+                let place = Place {
+                    path: &file.path,
+                    source: &file.source,
+                    origin,
+                    secrets: &secrets,
+                };
+                let built = if kind_name == "email" {
+                    let raw = self.deserialize::<RawEmail>(file, rest)?;
+                    delivery::email(raw, &place).map(|d| DestinationConfig::Email(Box::new(d)))
+                } else {
+                    let raw = self.deserialize::<RawWebhook>(file, rest)?;
+                    delivery::webhook(raw, &place).map(|d| DestinationConfig::Webhook(Box::new(d)))
+                };
+                match built {
+                    Ok(destination) => Some(destination),
+                    Err(diagnostics) => {
+                        self.diagnostics.extend(diagnostics);
+                        None
+                    }
+                }
             }
             other => {
                 self.diagnostics.push(file.diagnostic(
@@ -436,6 +472,8 @@ impl Loader {
         }
         self.check_destinations();
         self.check_rules(&feeds);
+        let routing = delivery::check_routing(&self.destinations, &self.rules, &self.sources);
+        self.diagnostics.extend(routing);
         let state_dir = self.resolve_state_dir(path);
         if !self.diagnostics.is_empty() {
             return Err(ConfigError {
@@ -452,9 +490,11 @@ impl Loader {
             fetch: self.fetch.take().unwrap_or_default(),
             extract: self.extract.take().unwrap_or_default(),
             sites: self.sites,
+            http: self.http.take().unwrap_or_default(),
             feeds,
             rules: self.rules,
             destinations: self.destinations,
+            delivery: self.delivery.take().unwrap_or_default(),
             sources: self.sources,
         })
     }
@@ -599,12 +639,12 @@ impl Loader {
         let mut seen: HashMap<String, String> = HashMap::new();
         let destinations = std::mem::take(&mut self.destinations);
         for destination in &destinations {
-            let DestinationConfig::File(file) = destination;
-            let here = self.place(&file.origin, &file.origin.span);
+            let origin = destination.origin();
+            let here = self.place(origin, &origin.span);
             if let Some(first) = seen.insert(destination.name().to_string(), here) {
                 let d = self.diagnostic_at(
-                    &file.origin,
-                    file.origin.span.clone(),
+                    origin,
+                    origin.span.clone(),
                     format!("destination name {:?} is used twice", destination.name()),
                     Some(format!(
                         "destination names must be unique; it was first used at {first}"

@@ -5,7 +5,9 @@
 //! and the state directory decided. Every problem in every file is collected and reported at
 //! once as a [`ConfigError`] whose diagnostics name file, line and column.
 
+mod delivery;
 mod diagnostic;
+mod http;
 mod load;
 mod secret;
 mod units;
@@ -18,7 +20,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use delivery::{
+    DeliverySettings, DigestSettings, EmailDestination, EmailTransport, Preset, Routing,
+    SmtpSettings, SmtpTls, TemplatePaths, WebhookDestination,
+};
 pub use diagnostic::{ConfigError, Diagnostic};
+pub use http::{HttpSettings, ListenAddr};
 pub use load::load;
 pub use secret::SecretResolver;
 pub use units::{ByteSize, DURATION_HELP, HumanDuration, SIZE_HELP, parse_duration, parse_size};
@@ -53,6 +60,8 @@ pub struct Config {
     pub retention: HumanDuration,
     /// Global network settings.
     pub fetch: FetchSettings,
+    /// The optional local HTTP listener for metrics and health checks.
+    pub http: HttpSettings,
     /// The feeds to watch, with defaults applied.
     pub feeds: Vec<FeedConfig>,
     /// Article extraction settings.
@@ -64,6 +73,8 @@ pub struct Config {
     /// Where alerts go. Never empty: without any configured destination a `file`
     /// destination named `local` is added.
     pub destinations: Vec<DestinationConfig>,
+    /// Delivery settings (`[delivery]`): retries, maximum age, de-duplication window.
+    pub delivery: DeliverySettings,
     /// The text of every file read, so later stages can point into it.
     pub sources: BTreeMap<PathBuf, Arc<str>>,
 }
@@ -286,6 +297,10 @@ impl RuleConfig {
 pub enum DestinationConfig {
     /// Appends one JSON object per alert to a local JSON-lines file.
     File(FileDestination),
+    /// Sends alerts (instantly or in scheduled digests) by email.
+    Email(Box<EmailDestination>),
+    /// Posts alerts to an HTTP endpoint (generic signed JSON or a chat-service preset).
+    Webhook(Box<WebhookDestination>),
 }
 
 impl DestinationConfig {
@@ -293,6 +308,8 @@ impl DestinationConfig {
     pub fn name(&self) -> &str {
         match self {
             DestinationConfig::File(d) => &d.name,
+            DestinationConfig::Email(d) => &d.name,
+            DestinationConfig::Webhook(d) => &d.name,
         }
     }
 
@@ -300,11 +317,22 @@ impl DestinationConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             DestinationConfig::File(_) => "file",
+            DestinationConfig::Email(_) => "email",
+            DestinationConfig::Webhook(_) => "webhook",
+        }
+    }
+
+    /// Where the destination was written.
+    pub fn origin(&self) -> &Origin {
+        match self {
+            DestinationConfig::File(d) => &d.origin,
+            DestinationConfig::Email(d) => &d.origin,
+            DestinationConfig::Webhook(d) => &d.origin,
         }
     }
 
     /// The `type` values a destination can have.
-    pub const KINDS: &'static [&'static str] = &["file"];
+    pub const KINDS: &'static [&'static str] = &["file", "email", "webhook"];
 }
 
 /// `type = "file"`: a JSON-lines file, one alert per line, written durably.

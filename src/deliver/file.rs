@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::DeliveryError;
+use super::{DeliveryError, Receipt};
 use crate::alerts::Alert;
 
 /// Default file name inside the state directory.
@@ -42,7 +42,7 @@ impl FileSink {
     }
 
     /// Appends the alert and syncs the file.
-    pub async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
+    pub async fn deliver(&self, alert: &Alert) -> Result<Receipt, DeliveryError> {
         let mut line = serde_json::to_string(alert)
             .map_err(|e| DeliveryError::permanent(format!("cannot encode alert: {e}")))?;
         line.push('\n');
@@ -53,6 +53,9 @@ impl FileSink {
             .map_err(|e| DeliveryError::temporary(format!("writer task failed: {e}")))?
             .map_err(|e| {
                 DeliveryError::temporary(format!("cannot append to {}: {e}", self.path.display()))
+            })
+            .map(|()| Receipt {
+                answer: format!("appended to {}", self.path.display()),
             })
     }
 }

@@ -1,36 +1,97 @@
 //! Delivery: takes alerts out of the outbox and hands them to their destinations.
 //!
-//! This stage owns the destinations (sinks) and the delivery worker. An alert is marked sent
-//! only after its destination accepted it; a failure is retried with exponential backoff and
-//! jitter (honouring `Retry-After`), and an alert older than the maximum age is marked dead
-//! and logged — never silently dropped. The same idempotency key travels with every retry.
+//! This stage owns the destinations (sinks: JSON-lines file, email, webhook), the routing of
+//! each alert to instant delivery and/or the destination's digest, the digest schedule, and
+//! the delivery worker. An alert is marked sent only after its destination accepted it; a
+//! failure is retried with exponential backoff and jitter (honouring `Retry-After`), and an
+//! alert older than the maximum age is marked dead and logged — never silently dropped. The
+//! same idempotency key travels with every retry (email `Message-ID`, `webhook-id`, Matrix
+//! `txnId`).
+//!
+//! One pass of the worker ([`Deliverer::deliver_due`]): route new alerts, fold duplicate
+//! stories into their first alert, freeze the digests that fell due, then send what is due.
 
+pub mod digest;
+pub mod email;
 mod file;
+pub mod presets;
+pub mod render;
+pub mod schedule;
+pub mod signing;
+pub mod webhook;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
 pub use file::{FileSink, resolve_path as file_path};
 
-use crate::alerts::Alert;
-use crate::config::{Config, DestinationConfig};
-use crate::store::{OutboxItem, Store, StoreError};
+use crate::alerts::{self, Alert, AlertArticle, AlertFeed, Outlet};
+use crate::config::{Config, ConfigError, DeliverySettings, DestinationConfig, Routing};
+use crate::rules::Evidence;
+use crate::store::{NewAlert, OutboxItem, OutboxKind, Store, StoreError};
+use digest::Digest;
+use email::EmailSink;
+use webhook::WebhookSink;
 
-/// How long an alert may stay undeliverable before it is marked dead.
+/// How long an alert may stay undeliverable before it is marked dead (default of
+/// `delivery.max_age`).
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
-
-/// First retry delay; doubles with every failed attempt.
-const RETRY_BASE: Duration = Duration::from_secs(30);
-
-/// Longest delay between two attempts.
-const RETRY_CAP: Duration = Duration::from_secs(3600);
 
 /// Alerts handled per batch.
 const BATCH: usize = 100;
+
+/// Longest sleep of the worker when nothing is due (it also wakes when polls queue alerts).
+const IDLE: Duration = Duration::from_secs(60);
+
+/// The time, injectable so schedules and retries can be tested without waiting.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that only moves when told to (tests).
+#[derive(Debug)]
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    /// A clock showing `at`.
+    pub fn new(at: Timestamp) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, at: Timestamp) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+
+    /// Moves the time forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *now = now
+            .checked_add(SignedDuration::try_from(by).unwrap_or_default())
+            .unwrap_or(*now);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// Why a delivery attempt failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -42,6 +103,8 @@ pub struct DeliveryError {
     pub retry_after: Option<Duration>,
     /// Whether retrying cannot help (the alert is marked dead at once).
     pub permanent: bool,
+    /// The receiver said the endpoint is gone for good (HTTP 410): stop calling it.
+    pub gone: bool,
 }
 
 impl DeliveryError {
@@ -51,6 +114,7 @@ impl DeliveryError {
             message: message.into(),
             retry_after: None,
             permanent: false,
+            gone: false,
         }
     }
 
@@ -60,6 +124,47 @@ impl DeliveryError {
             message: message.into(),
             retry_after: None,
             permanent: true,
+            gone: false,
+        }
+    }
+}
+
+/// What the receiving side answered to a successful delivery, for logs and
+/// `newshound deliver-test`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The answer, e.g. `250 2.0.0 Ok: queued` or `HTTP 200 OK: {"ok":true}`.
+    pub answer: String,
+}
+
+/// An alert ready to be sent, with what the outbox knows around it.
+#[derive(Debug, Clone)]
+pub struct AlertMessage {
+    /// The alert.
+    pub alert: Alert,
+    /// Other outlets that reported the same story.
+    pub also_reported_by: Vec<Outlet>,
+    /// For an update: the first alert of the story the user received.
+    pub thread_root: Option<Alert>,
+    /// Sent by `newshound deliver-test`.
+    pub test: bool,
+}
+
+/// What a sink sends.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// One alert (or an update of one).
+    Alert(Box<AlertMessage>),
+    /// A digest.
+    Digest(Box<Digest>),
+}
+
+impl Outgoing {
+    /// The idempotency key that travels with every attempt.
+    pub fn key(&self) -> &str {
+        match self {
+            Outgoing::Alert(message) => &message.alert.id,
+            Outgoing::Digest(digest) => &digest.id,
         }
     }
 }
@@ -68,23 +173,42 @@ impl DeliveryError {
 pub enum Sink {
     /// A local JSON-lines file.
     File(FileSink),
+    /// Email (SMTP, sendmail or a Maildir).
+    Email(Box<EmailSink>),
+    /// An HTTP endpoint.
+    Webhook(Box<WebhookSink>),
 }
 
 impl Sink {
-    /// Builds the sink of a destination.
-    pub fn from_config(config: &Config, destination: &DestinationConfig) -> Self {
-        match destination {
+    /// Builds the sink of a destination; templates or TLS settings that cannot be used are
+    /// configuration errors.
+    pub fn from_config(
+        config: &Config,
+        destination: &DestinationConfig,
+    ) -> Result<Self, ConfigError> {
+        Ok(match destination {
             DestinationConfig::File(file) => Sink::File(FileSink::new(file::resolve_path(
                 &config.state_dir,
                 file.path.as_deref(),
             ))),
-        }
+            DestinationConfig::Email(email) => {
+                Sink::Email(Box::new(EmailSink::new(email, &config.path)?))
+            }
+            DestinationConfig::Webhook(hook) => {
+                Sink::Webhook(Box::new(WebhookSink::new(hook, &config.path)?))
+            }
+        })
     }
 
-    /// Delivers one alert.
-    pub async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
-        match self {
-            Sink::File(sink) => sink.deliver(alert).await,
+    /// Delivers one alert or digest; returns what the receiver answered.
+    pub async fn deliver(&self, outgoing: &Outgoing) -> Result<Receipt, DeliveryError> {
+        match (self, outgoing) {
+            (Sink::File(sink), Outgoing::Alert(message)) => sink.deliver(&message.alert).await,
+            (Sink::File(_), Outgoing::Digest(_)) => Err(DeliveryError::permanent(
+                "a file destination has no digests",
+            )),
+            (Sink::Email(sink), outgoing) => sink.deliver(outgoing).await,
+            (Sink::Webhook(sink), outgoing) => sink.deliver(outgoing).await,
         }
     }
 }
@@ -98,40 +222,89 @@ pub struct DeliveryReport {
     pub retried: usize,
     /// Given up.
     pub dead: usize,
+    /// Folded into an earlier alert for the same story.
+    pub duplicates: usize,
+    /// Digests frozen and queued.
+    pub digests: usize,
 }
 
-/// All sinks, by destination name.
+/// All sinks, by destination name, and the delivery policy.
 pub struct Deliverer {
     sinks: HashMap<String, Sink>,
-    max_age: Duration,
+    destinations: HashMap<String, DestinationConfig>,
+    settings: DeliverySettings,
+    clock: Arc<dyn Clock>,
 }
 
 impl Deliverer {
     /// Builds the sinks of every configured destination.
-    pub fn new(config: &Config) -> Self {
-        let sinks = config
-            .destinations
-            .iter()
-            .map(|d| (d.name().to_string(), Sink::from_config(config, d)))
-            .collect();
-        Self {
-            sinks,
-            max_age: DEFAULT_MAX_AGE,
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        let mut sinks = HashMap::new();
+        let mut diagnostics = Vec::new();
+        for destination in &config.destinations {
+            match Sink::from_config(config, destination) {
+                Ok(sink) => {
+                    sinks.insert(destination.name().to_string(), sink);
+                }
+                Err(error) => diagnostics.extend(error.diagnostics),
+            }
         }
+        if !diagnostics.is_empty() {
+            return Err(ConfigError { diagnostics });
+        }
+        Ok(Self {
+            sinks,
+            destinations: config
+                .destinations
+                .iter()
+                .map(|d| (d.name().to_string(), d.clone()))
+                .collect(),
+            settings: config.delivery.clone(),
+            clock: Arc::new(SystemClock),
+        })
     }
 
     /// Sets the age after which an undeliverable alert is marked dead.
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = max_age;
+        self.settings.max_age = crate::config::HumanDuration(max_age);
         self
+    }
+
+    /// Uses another clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the deliverer's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The sink of a destination.
+    pub fn sink(&self, destination: &str) -> Option<&Sink> {
+        self.sinks.get(destination)
+    }
+
+    /// How alerts of `rule` reach `destination`: only email destinations have digests.
+    pub fn routing(&self, destination: &str, rule: &str, kind: OutboxKind) -> Routing {
+        match (self.destinations.get(destination), kind) {
+            (_, OutboxKind::Digest) => Routing::Instant,
+            (Some(DestinationConfig::Email(email)), _) => email.routing(rule),
+            _ => Routing::Instant,
+        }
     }
 
     /// Delivers every alert that is due now; returns what happened.
     pub async fn deliver_due(&self, store: &Store) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
+        let now = self.now();
+        store.route_new(|d, r, k| self.routing(d, r, k), now)?;
+        report.duplicates =
+            alerts::dedupe::collapse(store, now, self.settings.dedupe_window.get())?;
+        report.digests = self.freeze_due_digests(store, now)?;
         loop {
-            let now = Timestamp::now();
-            let due = store.due_alerts(now, BATCH)?;
+            let due = store.due_alerts(self.now(), BATCH)?;
             if due.is_empty() {
                 return Ok(report);
             }
@@ -145,36 +318,195 @@ impl Deliverer {
         }
     }
 
+    /// Freezes the digests whose slot fell due (also those missed while the daemon was
+    /// down: one digest for the latest slot). Returns how many were queued.
+    pub fn freeze_due_digests(&self, store: &Store, now: Timestamp) -> Result<usize, StoreError> {
+        let mut queued = 0;
+        let mut names: Vec<&String> = self.destinations.keys().collect();
+        names.sort();
+        for name in names {
+            let Some(DestinationConfig::Email(email)) = self.destinations.get(name) else {
+                continue;
+            };
+            let Some(settings) = &email.digest else {
+                continue;
+            };
+            let Some(last) = store.digest_last_slot(name)? else {
+                // First start with this digest: its schedule begins now.
+                store.freeze_digest(name, None, &[], Some(now), now)?;
+                continue;
+            };
+            let Some(slot) = settings.schedule.latest_due(last, now, &settings.time_zone) else {
+                continue;
+            };
+            if self.freeze_digest(store, name, Some(slot), now)?.is_some() {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Builds the digest of `destination` now from its pending alerts and freezes it in the
+    /// outbox (for `slot`, or by hand when `None`). An empty digest is only queued when the
+    /// destination says `send_empty`. Returns the digest's key when one was queued.
+    pub fn freeze_digest(
+        &self,
+        store: &Store,
+        destination: &str,
+        slot: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(DestinationConfig::Email(email)) = self.destinations.get(destination) else {
+            return Ok(None);
+        };
+        let Some(settings) = &email.digest else {
+            return Ok(None);
+        };
+        store.route_new(|d, r, k| self.routing(d, r, k), now)?;
+        let pending = store.digest_pending(destination)?;
+        let (digest, included) =
+            digest::build(destination, &pending, settings.max_items, slot, now);
+        if digest.alerts == 0 && !settings.send_empty {
+            store.freeze_digest(destination, None, &[], slot, now)?;
+            tracing::info!(
+                destination,
+                "digest due, but nothing matched since the last one; not sent"
+            );
+            return Ok(None);
+        }
+        let row = NewAlert {
+            key: digest.id.clone(),
+            destination: destination.to_string(),
+            rule: "(digest)".into(),
+            story: format!("digest:{}", slot.unwrap_or(now)),
+            payload: serde_json::to_string(&digest).map_err(|e| {
+                StoreError::Sql(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+            })?,
+            kind: OutboxKind::Digest,
+            thread_of: None,
+            sketch: Vec::new(),
+        };
+        store.freeze_digest(destination, Some(&row), &included, slot, now)?;
+        tracing::info!(destination, alerts = digest.alerts, stories = digest.stories, key = %digest.id, "digest queued");
+        Ok(Some(digest.id))
+    }
+
+    /// Builds the digest `destination` would get now, without recording anything.
+    pub fn preview_digest(
+        &self,
+        store: &Store,
+        destination: &str,
+    ) -> Result<Option<Digest>, StoreError> {
+        let Some(DestinationConfig::Email(email)) = self.destinations.get(destination) else {
+            return Ok(None);
+        };
+        let Some(settings) = &email.digest else {
+            return Ok(None);
+        };
+        let now = self.now();
+        // Alerts queued since the worker's last pass are not routed yet and not shown.
+        let pending = store.digest_pending(destination)?;
+        let (digest, _) = digest::build(destination, &pending, settings.max_items, None, now);
+        Ok(Some(digest))
+    }
+
+    /// What an outbox row becomes when sent.
+    fn outgoing(
+        &self,
+        store: &Store,
+        item: &OutboxItem,
+    ) -> Result<Result<Outgoing, DeliveryError>, StoreError> {
+        if item.kind == OutboxKind::Digest {
+            return Ok(serde_json::from_str::<Digest>(&item.payload)
+                .map(|d| Outgoing::Digest(Box::new(d)))
+                .map_err(|e| {
+                    DeliveryError::permanent(format!("stored digest cannot be read: {e}"))
+                }));
+        }
+        let alert = match serde_json::from_str::<Alert>(&item.payload) {
+            Ok(alert) => alert,
+            Err(error) => {
+                return Ok(Err(DeliveryError::permanent(format!(
+                    "stored alert cannot be read: {error}"
+                ))));
+            }
+        };
+        let also_reported_by = store
+            .duplicates_of(&item.key)?
+            .iter()
+            .filter_map(|d| serde_json::from_str::<Alert>(&d.payload).ok())
+            .map(|a| Outlet::of(&a))
+            .filter(|o| o.feed != alert.feed.name)
+            .collect();
+        let thread_root = match &item.thread_of {
+            Some(first) => {
+                // The first alert may itself have been folded into another outlet's report:
+                // the update threads under the message the user actually received.
+                let mut root = store.outbox_item(first)?;
+                if let Some(of) = root.as_ref().and_then(|r| r.duplicate_of.clone()) {
+                    root = store.outbox_item(&of)?.or(root);
+                }
+                root.and_then(|r| serde_json::from_str::<Alert>(&r.payload).ok())
+            }
+            None => None,
+        };
+        Ok(Ok(Outgoing::Alert(Box::new(AlertMessage {
+            alert,
+            also_reported_by,
+            thread_root,
+            test: false,
+        }))))
+    }
+
     async fn deliver_one(
         &self,
         store: &Store,
         item: OutboxItem,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
-        let now = Timestamp::now();
-        let outcome = match serde_json::from_str::<Alert>(&item.payload) {
-            Err(error) => Err(DeliveryError::permanent(format!(
-                "stored alert cannot be read: {error}"
-            ))),
-            Ok(alert) => match self.sinks.get(&item.destination) {
-                Some(sink) => sink.deliver(&alert).await,
+        let outcome = match self.outgoing(store, &item)? {
+            Err(error) => Err(error),
+            Ok(outgoing) => match self.sinks.get(&item.destination) {
+                Some(sink) => match self.disabled(store, &item.destination, sink)? {
+                    Some(error) => Err(error),
+                    None => sink.deliver(&outgoing).await,
+                },
                 None => Err(DeliveryError::temporary(format!(
                     "destination {:?} is no longer configured",
                     item.destination
                 ))),
             },
         };
+        let now = self.now();
         match outcome {
-            Ok(()) => {
+            Ok(receipt) => {
                 store.mark_sent(item.id, now)?;
-                tracing::info!(destination = %item.destination, rule = %item.rule, key = %item.key, "alert delivered");
+                tracing::info!(destination = %item.destination, rule = %item.rule, key = %item.key,
+                    answer = %receipt.answer, "{} delivered", if item.kind == OutboxKind::Digest { "digest" } else { "alert" });
                 report.sent += 1;
+                crate::observe::delivery(&item.destination, "sent");
+                if item.kind == OutboxKind::Digest {
+                    crate::observe::digest_sent(&item.destination);
+                }
             }
             Err(error) => {
+                if error.gone
+                    && let Some(Sink::Webhook(hook)) = self.sinks.get(&item.destination)
+                {
+                    store.disable_endpoint(
+                        &item.destination,
+                        &hook.target_id(),
+                        &error.message,
+                        now,
+                    )?;
+                    tracing::error!(destination = %item.destination, error = %error.message,
+                        "the endpoint answered 410 Gone: destination disabled; its alerts are marked dead until its url is changed");
+                }
                 let age = Duration::from_millis(
                     (now.as_millisecond() - item.created.as_millisecond()).max(0) as u64,
                 );
-                if error.permanent || age >= self.max_age {
+                let max_age = self.settings.max_age.get();
+                if error.permanent || age >= max_age {
                     store.mark_dead(item.id, &error.message, now)?;
                     tracing::error!(
                         destination = %item.destination, rule = %item.rule, key = %item.key,
@@ -182,43 +514,120 @@ impl Deliverer {
                         "alert is dead: giving up after {}", if error.permanent { "a permanent failure".to_string() } else { format!("{age:?}") }
                     );
                     report.dead += 1;
+                    crate::observe::delivery(&item.destination, "dead");
                 } else {
-                    let delay = retry_delay(item.attempts, error.retry_after);
+                    let delay = self.retry_delay(item.attempts, error.retry_after);
                     let next = now
-                        .checked_add(jiff::SignedDuration::try_from(delay).unwrap_or_default())
+                        .checked_add(SignedDuration::try_from(delay).unwrap_or_default())
                         .unwrap_or(now);
                     store.mark_retry(item.id, &error.message, next)?;
                     tracing::warn!(
                         destination = %item.destination, rule = %item.rule, key = %item.key,
                         attempts = item.attempts + 1, retry_in = ?delay, error = %error.message,
-                        "alert delivery failed; will retry"
+                        "delivery failed; will retry"
                     );
                     report.retried += 1;
+                    crate::observe::delivery(&item.destination, "retry");
                 }
             }
         }
         Ok(())
     }
+
+    /// The error for a webhook destination disabled by a 410, unless its URL was changed
+    /// since (then it is enabled again).
+    fn disabled(
+        &self,
+        store: &Store,
+        destination: &str,
+        sink: &Sink,
+    ) -> Result<Option<DeliveryError>, StoreError> {
+        let Sink::Webhook(hook) = sink else {
+            return Ok(None);
+        };
+        let Some((target, reason, since)) = store.disabled_endpoint(destination)? else {
+            return Ok(None);
+        };
+        if target != hook.target_id() {
+            store.enable_endpoint(destination)?;
+            tracing::info!(
+                destination,
+                "webhook URL changed since it answered 410; enabled again"
+            );
+            return Ok(None);
+        }
+        Ok(Some(DeliveryError::permanent(format!(
+            "destination disabled since {since}: {reason}; change its url to enable it again"
+        ))))
+    }
+
+    /// Delay before the next attempt after `attempts` failures (see [`retry_delay`]).
+    pub fn retry_delay(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
+        retry_delay_with(
+            attempts,
+            retry_after,
+            self.settings.retry_base.get(),
+            self.settings.retry_max.get(),
+            self.settings.retry_after_max.get(),
+        )
+    }
+
+    /// When the worker has something to do next: a retry or a digest slot.
+    pub fn next_wakeup(&self, store: &Store) -> Option<Timestamp> {
+        let retry = store.next_due_alert().ok().flatten();
+        let digest = self
+            .destinations
+            .iter()
+            .filter_map(|(name, d)| match d {
+                DestinationConfig::Email(email) => email.digest.as_ref().map(|s| (name, s)),
+                _ => None,
+            })
+            .filter_map(|(name, settings)| {
+                let last = store.digest_last_slot(name).ok().flatten()?;
+                Some(settings.schedule.next_after(last, &settings.time_zone))
+            })
+            .min();
+        match (retry, digest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
-/// Delay before the next attempt after `attempts` failures: exponential from 30 s, capped
-/// at one hour, with ±20 % jitter; never shorter than the receiver's `Retry-After`.
+/// Delay before the next attempt after `attempts` failures with the default settings:
+/// exponential from 30 s, capped at one hour, with ±20 % jitter; never shorter than the
+/// receiver's `Retry-After` (itself capped at 6 h).
 pub fn retry_delay(attempts: u32, retry_after: Option<Duration>) -> Duration {
-    let exponential = RETRY_BASE.saturating_mul(1u32 << attempts.min(16));
-    let capped = exponential.min(RETRY_CAP);
+    let defaults = DeliverySettings::default();
+    retry_delay_with(
+        attempts,
+        retry_after,
+        defaults.retry_base.get(),
+        defaults.retry_max.get(),
+        defaults.retry_after_max.get(),
+    )
+}
+
+fn retry_delay_with(
+    attempts: u32,
+    retry_after: Option<Duration>,
+    base: Duration,
+    cap: Duration,
+    retry_after_cap: Duration,
+) -> Duration {
+    let exponential = base.saturating_mul(1u32 << attempts.min(16));
+    let capped = exponential.min(cap);
     let jitter = 0.8 + fastrand::f64() * 0.4;
     let jittered = capped.mul_f64(jitter);
     match retry_after {
-        Some(wait) => jittered.max(wait.min(self::RETRY_AFTER_CAP)),
+        Some(wait) => jittered.max(wait.min(retry_after_cap)),
         None => jittered,
     }
 }
 
-/// Longest `Retry-After` honoured, so a hostile receiver cannot park alerts for a year.
-const RETRY_AFTER_CAP: Duration = Duration::from_secs(6 * 3600);
-
-/// Runs delivery until `shutdown` fires: delivers what is due, then sleeps until the next
-/// retry is due or new alerts are announced through `wake`.
+/// Runs delivery until `shutdown` fires: delivers what is due (and freezes digests that fell
+/// due), then sleeps until the next retry or digest slot, or until new alerts are announced
+/// through `wake`.
 pub async fn run_worker(
     deliverer: Arc<Deliverer>,
     store: Arc<Store>,
@@ -232,19 +641,130 @@ pub async fn run_worker(
         if let Err(error) = deliverer.deliver_due(&store).await {
             tracing::error!(%error, "delivery pass failed; retrying in a minute");
         }
-        let next_due = store.next_due_alert().ok().flatten();
-        let sleep = match next_due {
+        let sleep = match deliverer.next_wakeup(&store) {
             Some(at) => {
-                let millis = at.as_millisecond() - Timestamp::now().as_millisecond();
-                Duration::from_millis(millis.clamp(0, 60_000) as u64)
+                let millis = at.as_millisecond() - deliverer.now().as_millisecond();
+                Duration::from_millis(millis.clamp(0, IDLE.as_millis() as i64) as u64)
             }
-            None => Duration::from_secs(60),
+            None => IDLE,
         };
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = wake.notified() => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// One line saying where a destination delivers, for `check` and `deliver-test` (never a
+/// secret).
+pub fn describe(destination: &DestinationConfig) -> String {
+    use crate::config::EmailTransport;
+    match destination {
+        DestinationConfig::File(file) => format!(
+            "file {}",
+            file.path
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| file::DEFAULT_FILE.into())
+        ),
+        DestinationConfig::Email(email) => {
+            let transport = match &email.transport {
+                EmailTransport::Smtp(smtp) => format!(
+                    "smtp {}:{} ({:?}{})",
+                    smtp.host,
+                    smtp.port,
+                    smtp.tls,
+                    if smtp.username.is_some() {
+                        ", AUTH"
+                    } else {
+                        ""
+                    }
+                )
+                .to_lowercase(),
+                EmailTransport::Sendmail { command } => format!(
+                    "sendmail {}",
+                    command
+                        .as_deref()
+                        .map(|c| c.display().to_string())
+                        .unwrap_or_else(|| "sendmail".into())
+                ),
+                EmailTransport::Maildir { path } => format!("maildir {}", path.display()),
+            };
+            let digest = match &email.digest {
+                Some(d) => format!("; digest {} ({})", d.schedule, d.time_zone_name),
+                None => String::new(),
+            };
+            format!(
+                "email to {} via {transport}; {} delivery{digest}",
+                email
+                    .to
+                    .iter()
+                    .chain(&email.cc)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                email.delivery.as_str()
+            )
+        }
+        DestinationConfig::Webhook(hook) => {
+            let host = url::Url::parse(&hook.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            format!(
+                "webhook {} to {host}{}",
+                hook.preset.as_str(),
+                if hook.secret.is_some() {
+                    " (signed)"
+                } else {
+                    ""
+                }
+            )
+        }
+    }
+}
+
+/// A sample alert for `newshound deliver-test`: realistic content, a fresh id (so receivers
+/// that de-duplicate do not swallow a second test).
+pub fn sample_alert(destination: &str, now: Timestamp) -> AlertMessage {
+    let alert = Alert {
+        schema: alerts::ALERT_SCHEMA_VERSION,
+        id: format!("nh_test_{}", now.as_millisecond()),
+        rule: "NATO Secretary General on peace talks".into(),
+        destination: destination.to_string(),
+        story: "https://newshound.invalid/test".into(),
+        feed: AlertFeed {
+            name: "newshound test".into(),
+            url: "https://newshound.invalid/feed.xml".into(),
+        },
+        article: AlertArticle {
+            entry_key: "test".into(),
+            title: Some("Test alert: Rutte says peace talks must include Ukraine".into()),
+            link: Some("https://newshound.invalid/test".into()),
+            byline: Some("newshound".into()),
+            published: Some(now),
+            excerpt: "This is a sample alert sent by `newshound deliver-test` to check that the destination works. Real alerts look the same.".into(),
+        },
+        evidence: vec![Evidence::Term {
+            field: "title".into(),
+            term: "Rutte".into(),
+            snippet: "Test alert: [[Rutte]] says peace talks must include Ukraine".into(),
+        }],
+        created: now,
+        update_of: None,
+        new_evidence: Vec::new(),
+        sketch: Vec::new(),
+    };
+    AlertMessage {
+        alert,
+        also_reported_by: vec![Outlet {
+            feed: "Another outlet".into(),
+            title: Some("Rutte: Ukraine must be at the table".into()),
+            link: Some("https://newshound.invalid/other".into()),
+        }],
+        thread_root: None,
+        test: true,
     }
 }
 
@@ -262,5 +782,17 @@ mod tests {
         assert!(told >= Duration::from_secs(600));
         let hostile = retry_delay(0, Some(Duration::from_secs(365 * 86_400)));
         assert!(hostile <= Duration::from_secs(6 * 3600));
+    }
+
+    #[test]
+    fn configured_delays_are_used() {
+        let fast = retry_delay_with(
+            3,
+            None,
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+            Duration::from_secs(1),
+        );
+        assert!(fast <= Duration::from_millis(60), "{fast:?}");
     }
 }

@@ -11,6 +11,7 @@
 //! The result also converts feed-rs's model to ours, so that what feed-rs reads and the
 //! own mapping does not can fill the gaps (see `merge`).
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use jiff::Timestamp;
@@ -41,9 +42,9 @@ pub fn run(text: &str, doc: Option<&Doc>, base_url: Option<&str>) -> Outcome {
                 truncated.push_str(name);
                 truncated.push('>');
             }
-            truncated
+            Cow::Owned(truncated)
         }
-        None => text.to_string(),
+        None => Cow::Borrowed(text),
     };
     if let Some(doc) = doc
         && let Some(root) = doc.root
@@ -51,7 +52,7 @@ pub fn run(text: &str, doc: Option<&Doc>, base_url: Option<&str>) -> Outcome {
     {
         let mut repaired = doc.clone();
         atom03_to_atom10(&mut repaired);
-        input = repaired.to_xml();
+        input = Cow::Owned(repaired.to_xml());
         repairs.push("atom-0.3");
     }
 
@@ -224,7 +225,7 @@ fn atom03_to_atom10(doc: &mut Doc) {
                     .trim_end_matches(['/', '#'])
                     .eq_ignore_ascii_case("http://purl.org/atom/ns")
             {
-                attr.value = ATOM10.to_string();
+                attr.value = Cow::Borrowed(ATOM10);
             }
         }
         if el.ns != Ns::Atom03 {

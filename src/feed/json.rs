@@ -170,6 +170,7 @@ fn from_rss_json(channel: &Map<String, Value>, max_entries: usize) -> ParsedFeed
             let mut categories: Vec<Category> = Vec::new();
             for term in as_list(item.get("category"))
                 .into_iter()
+                .take(256)
                 .filter_map(|c| value_text(Some(c)))
             {
                 if !categories.iter().any(|c| c.term == term) {
@@ -275,7 +276,8 @@ fn tags(object: &Map<String, Value>) -> Vec<Category> {
         _ => Vec::new(),
     };
     let mut categories: Vec<Category> = Vec::new();
-    for term in terms.into_iter().filter(|t| !t.is_empty()) {
+    // Bounded like the XML mapping: the de-duplication is quadratic.
+    for term in terms.into_iter().filter(|t| !t.is_empty()).take(256) {
         if !categories.iter().any(|c| c.term == term) {
             categories.push(Category { term, scheme: None });
         }

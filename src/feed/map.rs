@@ -7,6 +7,8 @@
 //! `tagline`/`url`, Atom text constructs of every type including base64, enclosures, and
 //! `<ttl>`. Titles come out as plain text and summaries/contents as HTML (see `text`).
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use jiff::Timestamp;
 
@@ -40,9 +42,14 @@ fn is_core(ns: Ns) -> bool {
 
 /// The lower-cased local name and namespace of an element; element names are matched
 /// case-insensitively because feeds write `<pubdate>`, `<PubDate>` and `<TITLE>`.
-fn key(doc: &Doc, id: NodeId) -> (Ns, String) {
+fn key<'d>(doc: &'d Doc<'_>, id: NodeId) -> (Ns, Cow<'d, str>) {
     let el = doc.el(id);
-    (el.ns, el.local().to_ascii_lowercase())
+    let local = el.local();
+    if local.bytes().any(|b| b.is_ascii_uppercase()) {
+        (el.ns, Cow::Owned(local.to_ascii_lowercase()))
+    } else {
+        (el.ns, Cow::Borrowed(local))
+    }
 }
 
 /// Text of a simple element: its own text, trimmed, ignoring nested elements (a
@@ -104,9 +111,16 @@ struct People {
     people: Vec<Person>,
 }
 
+/// Most authors or categories kept per feed or entry; more is spam, and the
+/// de-duplication is quadratic.
+const MAX_LIST: usize = 256;
+
 impl People {
     fn offer(&mut self, rank: u8, person: Person) {
         if person.name.is_none() && person.email.is_none() && person.uri.is_none() {
+            return;
+        }
+        if rank == self.rank && self.people.len() >= MAX_LIST {
             return;
         }
         if self.people.is_empty() || rank < self.rank {
@@ -119,6 +133,9 @@ impl People {
 }
 
 fn push_category(categories: &mut Vec<Category>, term: &str, scheme: Option<&str>) {
+    if categories.len() >= MAX_LIST {
+        return;
+    }
     let term = to_plain(term, Kind::Guess);
     if term.is_empty() {
         return;
@@ -144,10 +161,18 @@ fn itunes_categories(doc: &Doc, id: NodeId, categories: &mut Vec<Category>) {
         push_category(categories, text, Some(ITUNES_SCHEME));
     }
     for child in doc.children(id) {
-        if key(doc, child) == (Ns::Itunes, "category".to_string()) {
+        if key(doc, child) == (Ns::Itunes, Cow::Borrowed("category")) {
             itunes_categories(doc, child, categories);
         }
     }
+}
+
+/// `media:category`, whose scheme defaults to the Media RSS category schema.
+fn media_category(doc: &Doc, id: NodeId, categories: &mut Vec<Category>) {
+    let scheme = doc
+        .attr(id, "scheme")
+        .unwrap_or("http://search.yahoo.com/mrss/category_schema");
+    push_category(categories, &simple_text(doc, id), Some(scheme));
 }
 
 /// Comma-separated keyword lists (`itunes:keywords`, `<tags>`, `media:keywords`).
@@ -211,7 +236,7 @@ fn atom_person(doc: &Doc, id: NodeId) -> Person {
         if value.is_empty() {
             continue;
         }
-        match local.as_str() {
+        match &*local {
             "name" => person.name = Some(to_plain(&value, Kind::Plain)),
             "email" => person.email = Some(value),
             "uri" | "url" | "homepage" => person.uri = Some(value),
@@ -241,8 +266,15 @@ fn non_empty(value: Option<&str>) -> Option<String> {
 
 /// An Atom `<link>`; its target may be in `href` or, wrongly, in the element text.
 fn atom_link(doc: &Doc, id: NodeId) -> Option<Link> {
-    let href =
-        non_empty(doc.attr(id, "href")).or_else(|| non_empty(Some(&simple_text(doc, id))))?;
+    let href = match doc.attr(id, "href") {
+        Some(href) => href.to_string(),
+        None => non_empty(Some(&simple_text(doc, id)))?,
+    };
+    // `href=""` is a reference to the base itself.
+    let href = doc.resolve_href(id, &href);
+    if href.is_empty() {
+        return None;
+    }
     Some(Link {
         href,
         rel: Some(non_empty(doc.attr(id, "rel")).unwrap_or_else(|| "alternate".to_string())),
@@ -367,26 +399,19 @@ fn map_rss(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
     let channel_el = channel.unwrap_or(root);
     let mut feed = map_rss_channel(doc, channel_el);
 
+    // Items sit in the channel (RSS 0.9x/2.0), beside it (RSS 1.0/RDF), or, in broken
+    // documents, directly under an <rss> without channel; all count, in document order.
+    let is_item = |id: NodeId| {
+        let (ns, local) = key(doc, id);
+        is_core(ns) && local == "item"
+    };
     let mut items = Vec::new();
     for child in doc.children(root) {
-        let (ns, local) = key(doc, child);
-        if is_core(ns) && local == "item" {
+        if is_item(child) {
             items.push(child);
-        } else if Some(child) == channel && channel != Some(root) {
-            items.extend(doc.children(child).filter(|&c| {
-                let (ns, local) = key(doc, c);
-                is_core(ns) && local == "item"
-            }));
+        } else if Some(child) == channel {
+            items.extend(doc.children(child).filter(|&c| is_item(c)));
         }
-    }
-    if root_local == "channel" {
-        items = doc
-            .children(root)
-            .filter(|&c| {
-                let (ns, local) = key(doc, c);
-                is_core(ns) && local == "item"
-            })
-            .collect();
     }
     feed.entries = items
         .into_iter()
@@ -409,7 +434,7 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
     for child in doc.children(channel) {
         let (ns, local) = key(doc, child);
         let core = is_core(ns) && ns != Ns::Atom10;
-        match (ns, local.as_str()) {
+        match (ns, &*local) {
             (_, "title") if core => title.offer(0, to_plain(&doc.text(child), Kind::Guess)),
             (Ns::Dc, "title") => title.offer(1, to_plain(&doc.text(child), Kind::Guess)),
             (Ns::Atom10, "title") => {
@@ -437,7 +462,7 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
             (_, "link") if core => {
                 let href = simple_text(doc, child);
                 if !href.is_empty() {
-                    link.offer_first(0, href);
+                    link.offer_first(0, doc.resolve_href(child, &href));
                 }
             }
             (Ns::Atom10, "link") => {
@@ -480,11 +505,7 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
                 Some(ITUNES_SCHEME),
                 &mut categories,
             ),
-            (Ns::Media, "category") => push_category(
-                &mut categories,
-                &simple_text(doc, child),
-                doc.attr(child, "scheme"),
-            ),
+            (Ns::Media, "category") => media_category(doc, child, &mut categories),
             (Ns::Atom10, "category") => {
                 if let Some(term) = doc.attr(child, "term") {
                     push_category(&mut categories, term, doc.attr(child, "scheme"));
@@ -546,7 +567,7 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
     for child in doc.children(item) {
         let (ns, local) = key(doc, child);
         let core = is_core(ns) && ns != Ns::Atom10;
-        match (ns, local.as_str()) {
+        match (ns, &*local) {
             (_, "title") if core => title.offer(0, to_plain(&rich_text(doc, child), Kind::Guess)),
             (Ns::Dc, "title") => title.offer(1, to_plain(&doc.text(child), Kind::Guess)),
             (Ns::Atom10, "title") => {
@@ -559,6 +580,7 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
             (_, "link") if core => {
                 let href = simple_text(doc, child);
                 if !href.is_empty() {
+                    let href = doc.resolve_href(child, &href);
                     link.offer_first(0, href.clone());
                     links.push(Link {
                         href,
@@ -662,11 +684,7 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
                 Some(ITUNES_SCHEME),
                 &mut categories,
             ),
-            (Ns::Media, "category") => push_category(
-                &mut categories,
-                &simple_text(doc, child),
-                doc.attr(child, "scheme"),
-            ),
+            (Ns::Media, "category") => media_category(doc, child, &mut categories),
             (Ns::Atom10, "category") => {
                 if let Some(term) = doc.attr(child, "term") {
                     push_category(&mut categories, term, doc.attr(child, "scheme"));
@@ -675,7 +693,7 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
             (_, "enclosure") if core => {
                 let href = non_empty(doc.attr(child, "url"))
                     .or_else(|| non_empty(doc.attr(child, "href")));
-                if let Some(href) = href {
+                if let Some(href) = href.map(|h| doc.resolve_href(child, &h)) {
                     let media_type = non_empty(doc.attr(child, "type"));
                     let length = length(doc.attr(child, "length"));
                     links.push(Link {
@@ -766,11 +784,7 @@ fn media_group(
             (Ns::Media, local) if local == "description" => {
                 summary.offer(5, media_description(doc, child))
             }
-            (Ns::Media, local) if local == "category" => push_category(
-                categories,
-                &simple_text(doc, child),
-                doc.attr(child, "scheme"),
-            ),
+            (Ns::Media, local) if local == "category" => media_category(doc, child, categories),
             _ => {}
         }
     }
@@ -800,7 +814,7 @@ fn map_atom_feed(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
     for child in doc.children(root) {
         let (ns, local) = key(doc, child);
         let core = is_core(ns);
-        match (ns, local.as_str()) {
+        match (ns, &*local) {
             (_, "entry") if core && entries.len() < max_entries => {
                 entries.push(map_atom_entry_with(doc, child, atom03));
             }
@@ -830,6 +844,8 @@ fn map_atom_feed(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
             (_, "updated" | "modified") if core => offer_date(&mut updated, 0, doc, child),
             (Ns::Dcterms, "modified") | (Ns::Dc, "date") => offer_date(&mut updated, 1, doc, child),
             (_, "published" | "issued") if core => offer_date(&mut published, 0, doc, child),
+            // RSS's element in an Atom document: wrong, but generators do it.
+            (_, "pubdate") if core => offer_date(&mut published, 1, doc, child),
             (_, "author") if core => people.offer(0, atom_person(doc, child)),
             (Ns::Dc, "creator" | "author") => {
                 people.offer(1, parse_person(&simple_text(doc, child)))
@@ -879,7 +895,7 @@ fn map_atom_entry_with(doc: &Doc, node: NodeId, atom03: bool) -> Entry {
     for child in doc.children(node) {
         let (ns, local) = key(doc, child);
         let core = is_core(ns);
-        match (ns, local.as_str()) {
+        match (ns, &*local) {
             (_, "title") if core => {
                 let (value, kind) = atom_text(doc, child, atom03);
                 title.offer(0, to_plain(&value, kind));
@@ -935,6 +951,8 @@ fn map_atom_entry_with(doc: &Doc, node: NodeId, atom03: bool) -> Entry {
             (_, "updated" | "modified") if core => offer_date(&mut updated, 0, doc, child),
             (Ns::Dcterms, "modified") | (Ns::Dc, "date") => offer_date(&mut updated, 1, doc, child),
             (_, "published" | "issued") if core => offer_date(&mut published, 0, doc, child),
+            // RSS's element in an Atom document: wrong, but generators do it.
+            (_, "pubdate") if core => offer_date(&mut published, 1, doc, child),
             (Ns::Dcterms, "issued") => offer_date(&mut published, 1, doc, child),
             (_, "created") if core => offer_date(&mut published, 2, doc, child),
             (_, "author") if core => people.offer(0, atom_person(doc, child)),
@@ -943,11 +961,7 @@ fn map_atom_entry_with(doc: &Doc, node: NodeId, atom03: bool) -> Entry {
             }
             (_, "category") if core => atom_category(doc, child, &mut categories),
             (Ns::Dc, "subject") => push_category(&mut categories, &simple_text(doc, child), None),
-            (Ns::Media, "category") => push_category(
-                &mut categories,
-                &simple_text(doc, child),
-                doc.attr(child, "scheme"),
-            ),
+            (Ns::Media, "category") => media_category(doc, child, &mut categories),
             _ => {}
         }
     }

@@ -26,6 +26,7 @@ mod map;
 mod repair;
 mod text;
 mod tree;
+mod uri;
 
 pub use dates::parse_date;
 use jiff::Timestamp;
@@ -217,6 +218,18 @@ pub fn parse_with_limit(
     base_url: Option<&str>,
     max_entries: usize,
 ) -> Result<ParsedFeed, FeedError> {
+    // feed-rs runs under its own containment; this net catches a panic anywhere else in
+    // the stage, so that one hostile document can never take a worker thread down.
+    contain::quietly(|| parse_contained(bytes, content_type, base_url, max_entries))
+        .map_err(FeedError::ParserPanic)?
+}
+
+fn parse_contained(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    base_url: Option<&str>,
+    max_entries: usize,
+) -> Result<ParsedFeed, FeedError> {
     let decoded = crate::charset::decode_xml(bytes, content_type);
     let text = decoded.text;
     let (ours, theirs, mut repairs) = if text.trim_start().starts_with('{') {
@@ -259,7 +272,7 @@ pub fn parse_with_limit(
 /// fallback, link resolution and stable keys.
 fn finish(feed: &mut ParsedFeed, base_url: Option<&str>, max_entries: usize) {
     feed.entries.truncate(max_entries);
-    let base = base_url.and_then(|b| url::Url::parse(b).ok());
+    let base = base_url.filter(|b| uri::is_absolute(b));
     let fix = |value: &mut Option<String>| {
         if let Some(v) = value
             && let std::borrow::Cow::Owned(fixed) = text::demoronize(v)
@@ -268,14 +281,10 @@ fn finish(feed: &mut ParsedFeed, base_url: Option<&str>, max_entries: usize) {
         }
     };
     let resolve = |href: &mut String| {
-        if let Some(base) = &base
-            && matches!(
-                url::Url::parse(href),
-                Err(url::ParseError::RelativeUrlWithoutBase)
-            )
-            && let Ok(joined) = base.join(href)
+        if let Some(base) = base
+            && !uri::is_absolute(href)
         {
-            *href = joined.to_string();
+            *href = uri::resolve(base, href);
         }
     };
     fix(&mut feed.title);

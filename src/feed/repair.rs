@@ -107,18 +107,14 @@ impl<'a> Fixer<'a> {
             i = lead;
         }
         let mut text_start = i;
-        while i < len {
-            match self.bytes[i] {
-                b'<' => {
-                    self.text_run(text_start, i);
-                    i = self.markup(i);
-                    text_start = i;
-                    if self.root_closed && self.stack.is_empty() {
-                        i = self.after_root(i);
-                        text_start = i;
-                    }
-                }
-                _ => i += 1,
+        while let Some(lt) = memchr::memchr(b'<', &self.bytes[i..]) {
+            i += lt;
+            self.text_run(text_start, i);
+            i = self.markup(i);
+            text_start = i;
+            if self.root_closed && self.stack.is_empty() {
+                i = self.after_root(i);
+                text_start = i;
             }
         }
         self.text_run(text_start, len);
@@ -149,13 +145,17 @@ impl<'a> Fixer<'a> {
         }
         let mut i = start;
         while i < end {
-            let b = self.bytes[i];
-            if b == b'&' {
+            let Some(k) = self.bytes[i..end]
+                .iter()
+                .position(|&b| b == b'&' || (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')))
+            else {
+                break;
+            };
+            i += k;
+            if self.bytes[i] == b'&' {
                 i = self.entity(i, end);
-            } else if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
-                self.replace(i, i + 1, "", "control-character");
-                i += 1;
             } else {
+                self.replace(i, i + 1, "", "control-character");
                 i += 1;
             }
         }
@@ -301,7 +301,7 @@ impl<'a> Fixer<'a> {
         let name_start = i + 1;
         let name_end = self.name_end(name_start);
         let name = &self.src[name_start..name_end];
-        let Some(tag) = self.scan_tag(name_end) else {
+        let Some(mut tag) = self.scan_tag(name_end, false) else {
             // The document ends inside the tag: a truncated body.
             self.replace(i, len, "", "truncated-tag");
             return len;
@@ -316,6 +316,9 @@ impl<'a> Fixer<'a> {
             return tag.end;
         }
         if tag.needs_rewrite || void {
+            if let Some(collected) = self.scan_tag(name_end, true) {
+                tag = collected;
+            }
             let mut rebuilt = String::with_capacity(tag.end - i + 16);
             rebuilt.push('<');
             rebuilt.push_str(name);
@@ -376,9 +379,10 @@ impl<'a> Fixer<'a> {
         out
     }
 
-    /// Scans the attributes of a start tag from just after its name. Returns `None` when
-    /// the document ends before the tag does.
-    fn scan_tag(&self, from: usize) -> Option<Tag<'a>> {
+    /// Scans the attributes of a start tag from just after its name, collecting them only
+    /// when asked (most tags need no rewrite). Returns `None` when the document ends before
+    /// the tag does.
+    fn scan_tag(&self, from: usize, collect: bool) -> Option<Tag<'a>> {
         let bytes = self.bytes;
         let len = bytes.len();
         let mut tag = Tag {
@@ -460,10 +464,14 @@ impl<'a> Fixer<'a> {
                 if value_needs_fix(value) {
                     tag.needs_rewrite = true;
                 }
-                tag.attributes.push((name, Some(value)));
+                if collect {
+                    tag.attributes.push((name, Some(value)));
+                }
             } else {
                 tag.needs_rewrite = true;
-                tag.attributes.push((name, None));
+                if collect {
+                    tag.attributes.push((name, None));
+                }
                 i = j;
             }
             if name.is_empty() {
@@ -522,7 +530,8 @@ impl<'a> Fixer<'a> {
             return (stop, (!canonical).then(|| format!("&#{fixed};")));
         }
         let name_start = j;
-        while j < end && bytes[j].is_ascii_alphanumeric() {
+        // HTML's longest entity name has 31 characters.
+        while j < end && j - name_start < 40 && bytes[j].is_ascii_alphanumeric() {
             j += 1;
         }
         let name = &text[name_start..j];

@@ -52,6 +52,9 @@ pub fn to_html(value: &str, kind: Kind) -> String {
     }
 }
 
+/// How far a tag's `>` is looked for; bounds the work on hostile values full of `<`.
+const TAG_LOOKAHEAD: usize = 256;
+
 /// feedparser's test for "this undeclared text is HTML": it has an end tag, a
 /// self-closing tag, or an entity reference. A lone `<` or `&` stays text.
 pub fn looks_like_html(value: &str) -> bool {
@@ -64,7 +67,7 @@ pub fn looks_like_html(value: &str) -> bool {
                     return true;
                 }
                 if rest.first().is_some_and(u8::is_ascii_alphabetic)
-                    && let Some(end) = rest.iter().position(|&c| c == b'>')
+                    && let Some(end) = rest.iter().take(TAG_LOOKAHEAD).position(|&c| c == b'>')
                     && end > 0
                     && rest[end - 1] == b'/'
                 {
@@ -197,7 +200,7 @@ pub fn collapse_whitespace(text: &str) -> String {
 /// C1 control characters (U+0080–U+009F, invisible and meaningless in feeds) are read as
 /// the windows-1252 characters their authors meant (`\u{92}` → `’`).
 pub fn demoronize(text: &str) -> Cow<'_, str> {
-    if text.is_ascii() {
+    if !has_mojibake_bytes(text.as_bytes()) {
         return Cow::Borrowed(text);
     }
     let text = match undo_double_encoding(text) {
@@ -220,19 +223,32 @@ pub fn demoronize(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// Whether the UTF-8 of `text` contains a C1 control (U+0080-U+009F, bytes C2 80-9F) or
+/// a letter that can lead a double-encoded sequence (U+00C2-U+00F4, bytes C3 82-B4).
+/// Checked on bytes first because almost no value needs repair and the values include
+/// whole article bodies.
+fn has_mojibake_bytes(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|pair| match pair {
+        [0xC2, b] => (0x80..=0x9F).contains(b),
+        [0xC3, b] => (0x82..=0xB4).contains(b),
+        _ => false,
+    })
+}
+
 fn undo_double_encoding(text: &str) -> Option<String> {
-    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut changed = false;
-    let mut i = 0;
-    while i < chars.len() {
-        if let Some((decoded, used)) = double_encoded_at(&chars[i..]) {
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if ('\u{C2}'..='\u{F4}').contains(&c)
+            && let Some((decoded, used)) = double_encoded_at(rest)
+        {
             out.push(decoded);
-            i += used;
+            rest = &rest[used..];
             changed = true;
         } else {
-            out.push(chars[i]);
-            i += 1;
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
         }
     }
     changed.then_some(out)
@@ -243,8 +259,12 @@ fn undo_double_encoding(text: &str) -> Option<String> {
 /// character it encodes and how many characters it spans. Legitimate text practically
 /// never puts such a letter directly before the matching number of symbols from the
 /// 0x80-0xBF range.
-fn double_encoded_at(chars: &[char]) -> Option<(char, usize)> {
-    let lead = single_byte(*chars.first()?)?;
+///
+/// Returns the character and the number of bytes of `text` it replaces.
+fn double_encoded_at(text: &str) -> Option<(char, usize)> {
+    let mut chars = text.char_indices();
+    let (_, first) = chars.next()?;
+    let lead = single_byte(first)?;
     let len = match lead {
         0xC2..=0xDF => 2,
         0xE0..=0xEF => 3,
@@ -252,15 +272,18 @@ fn double_encoded_at(chars: &[char]) -> Option<(char, usize)> {
         _ => return None,
     };
     let mut bytes = [lead, 0, 0, 0];
-    for (k, slot) in bytes.iter_mut().enumerate().take(len).skip(1) {
-        let b = single_byte(*chars.get(k)?)?;
+    let mut used = first.len_utf8();
+    for slot in bytes.iter_mut().take(len).skip(1) {
+        let (_, c) = chars.next()?;
+        let b = single_byte(c)?;
         if !(0x80..=0xBF).contains(&b) {
             return None;
         }
         *slot = b;
+        used += c.len_utf8();
     }
     let decoded = std::str::from_utf8(&bytes[..len]).ok()?.chars().next()?;
-    Some((decoded, len))
+    Some((decoded, used))
 }
 
 /// The byte a character would have been in windows-1252 (falling back to Latin-1 for the

@@ -8,6 +8,8 @@
 //! [`super::MAX_ENTRIES`] entries, and can serialise itself back to XML (for the feed-rs
 //! retry path and for inline XHTML content).
 
+use std::borrow::Cow;
+
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
@@ -50,18 +52,18 @@ pub enum Ns {
 
 /// An attribute with its resolved namespace.
 #[derive(Debug, Clone)]
-pub struct Attr {
+pub struct Attr<'a> {
     /// The name as written (`rdf:about`).
-    pub qname: String,
+    pub qname: Cow<'a, str>,
     /// Offset of the local part within `qname`.
     local_at: usize,
     /// Namespace (unprefixed attributes have none).
     pub ns: Ns,
     /// Unescaped value.
-    pub value: String,
+    pub value: Cow<'a, str>,
 }
 
-impl Attr {
+impl Attr<'_> {
     /// The local part of the name.
     pub fn local(&self) -> &str {
         &self.qname[self.local_at..]
@@ -70,36 +72,39 @@ impl Attr {
 
 /// A child of an element.
 #[derive(Debug, Clone)]
-pub enum Node {
+pub enum Node<'a> {
     /// Character data (text, CDATA and references, merged).
-    Text(String),
+    Text(Cow<'a, str>),
     /// A child element.
     Element(NodeId),
 }
 
 /// An element.
 #[derive(Debug, Clone)]
-pub struct Element {
+pub struct Element<'a> {
     /// The name as written (`dc:creator`).
-    pub qname: String,
+    pub qname: Cow<'a, str>,
     local_at: usize,
     /// Resolved namespace.
     pub ns: Ns,
     /// Attributes in document order.
-    pub attrs: Vec<Attr>,
+    pub attrs: Vec<Attr<'a>>,
     /// Children in document order.
-    pub children: Vec<Node>,
+    pub children: Vec<Node<'a>>,
+    /// The `xml:base` in effect, as an index into [`Doc::bases`].
+    base: Option<usize>,
 }
 
-impl Element {
+impl<'a> Element<'a> {
     /// A new element without attributes or children.
-    pub fn new(qname: &str, ns: Ns) -> Element {
+    pub fn new(qname: &str, ns: Ns) -> Element<'a> {
         Element {
-            qname: qname.to_string(),
+            qname: Cow::Owned(qname.to_string()),
             local_at: qname.rfind(':').map_or(0, |colon| colon + 1),
             ns,
             attrs: Vec::new(),
             children: Vec::new(),
+            base: None,
         }
     }
 
@@ -111,18 +116,18 @@ impl Element {
     /// Renames the element, keeping its namespace.
     pub fn rename(&mut self, qname: &str) {
         self.local_at = qname.rfind(':').map_or(0, |colon| colon + 1);
-        self.qname = qname.to_string();
+        self.qname = Cow::Owned(qname.to_string());
     }
 
     /// Sets (or adds) an unprefixed attribute.
     pub fn set_attr(&mut self, qname: &str, value: &str) {
         match self.attrs.iter_mut().find(|a| a.qname == qname) {
-            Some(attr) => attr.value = value.to_string(),
+            Some(attr) => attr.value = Cow::Owned(value.to_string()),
             None => self.attrs.push(Attr {
-                qname: qname.to_string(),
+                qname: Cow::Owned(qname.to_string()),
                 local_at: qname.rfind(':').map_or(0, |colon| colon + 1),
                 ns: Ns::None,
-                value: value.to_string(),
+                value: Cow::Owned(value.to_string()),
             }),
         }
     }
@@ -135,18 +140,20 @@ impl Element {
 
 /// A parsed document.
 #[derive(Debug, Default, Clone)]
-pub struct Doc {
+pub struct Doc<'a> {
     /// All elements; the root is [`Doc::root`].
-    pub elements: Vec<Element>,
+    pub elements: Vec<Element<'a>>,
     /// The root element, if the text had one.
     pub root: Option<NodeId>,
     /// Where reading stopped because the entry limit was reached: the byte offset of the
     /// first entry not read, and the names of the elements open there (outermost first).
     pub truncated: Option<(usize, Vec<String>)>,
+    /// The distinct `xml:base` values in effect somewhere, resolved against each other.
+    bases: Vec<String>,
 }
 
 /// Builds the tree of `text`, reading at most `max_entries` `item`/`entry` elements.
-pub fn build(text: &str, max_entries: usize) -> Doc {
+pub fn build(text: &str, max_entries: usize) -> Doc<'_> {
     let mut reader = Reader::from_str(text);
     let config = reader.config_mut();
     config.check_end_names = false;
@@ -158,11 +165,8 @@ pub fn build(text: &str, max_entries: usize) -> Doc {
     let mut doc = Doc::default();
     // Open elements, with the namespace declarations each one made.
     let mut stack: Vec<NodeId> = Vec::new();
-    let mut scopes: Vec<(usize, String, String)> = Vec::new();
+    let mut scopes: Vec<Scope> = Vec::new();
     let mut entries = 0usize;
-    // An unknown namespace on a feed's root element is that feed's own vocabulary (e.g. a
-    // future "rss2.1" URI): elements in it are read as core elements.
-    let mut core_uri: Option<(String, Ns)> = None;
     loop {
         let position = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let event = match reader.read_event() {
@@ -181,20 +185,16 @@ pub fn build(text: &str, max_entries: usize) -> Doc {
                     if entries >= max_entries {
                         let open = stack
                             .iter()
-                            .map(|&id| doc.elements[id].qname.clone())
+                            .map(|&id| doc.elements[id].qname.to_string())
                             .collect();
                         doc.truncated = Some((position, open));
                         break;
                     }
                     entries += 1;
                 }
-                let id = open_element(&mut doc, &stack, &mut scopes, &start, &core_uri);
-                if stack.is_empty() && core_uri.is_none() {
-                    core_uri = root_vocabulary(&doc, id, &scopes);
-                    if let Some((_, ns)) = &core_uri {
-                        // The root was classified before its vocabulary was known.
-                        doc.elements[id].ns = *ns;
-                    }
+                let id = open_element(text, &mut doc, &stack, &mut scopes, &start);
+                if stack.is_empty() {
+                    adopt_root_vocabulary(&mut doc, id, &mut scopes);
                 }
                 stack.push(id);
             }
@@ -202,29 +202,40 @@ pub fn build(text: &str, max_entries: usize) -> Doc {
                 if is_entry_name(local_name(start.name().into_inner())) && stack.len() <= 2 {
                     entries += 1;
                 }
-                open_element(&mut doc, &stack, &mut scopes, &start, &core_uri);
+                open_element(text, &mut doc, &stack, &mut scopes, &start);
                 let depth = stack.len() + 1;
-                scopes.retain(|(d, _, _)| *d < depth);
+                scopes.retain(|scope| scope.depth < depth);
             }
             Event::End(end) => {
                 let name = end.name().into_inner();
                 if let Some(pos) = stack.iter().rposition(|&id| doc.elements[id].qname == name) {
                     stack.truncate(pos);
                     let depth = stack.len();
-                    scopes.retain(|(d, _, _)| *d <= depth);
+                    scopes.retain(|scope| scope.depth <= depth);
                 }
             }
-            Event::Text(t) => push_text(&mut doc, &stack, &normalize_eol(&t)),
-            Event::CData(t) => push_text(&mut doc, &stack, &normalize_eol(&t)),
+            Event::Text(t) => push_text(&mut doc, &stack, normalize_eol(reborrow(text, &t))),
+            Event::CData(t) => push_text(&mut doc, &stack, normalize_eol(reborrow(text, &t))),
             Event::GeneralRef(r) => {
                 let resolved = resolve_reference(&r);
-                push_text(&mut doc, &stack, &resolved);
+                push_text(&mut doc, &stack, Cow::Owned(resolved));
             }
             Event::Eof => break,
             _ => {}
         }
     }
     doc
+}
+
+/// The text of an event as a slice of the source, when it is one (always, for text read
+/// from a `&str`, unless quick-xml had to build it), so the tree can borrow instead of
+/// copying.
+fn reborrow<'a>(source: &'a str, part: &str) -> Cow<'a, str> {
+    let start = (part.as_ptr() as usize).wrapping_sub(source.as_ptr() as usize);
+    match source.get(start..start.wrapping_add(part.len())) {
+        Some(slice) if slice.as_ptr() == part.as_ptr() => Cow::Borrowed(slice),
+        _ => Cow::Owned(part.to_string()),
+    }
 }
 
 fn is_entry_name(local: &str) -> bool {
@@ -235,43 +246,67 @@ fn local_name(qname: &str) -> &str {
     qname.rsplit(':').next().unwrap_or(qname)
 }
 
-/// The namespace URI of an unknown-namespace feed root, and what it stands for.
-fn root_vocabulary(
-    doc: &Doc,
-    root: NodeId,
-    scopes: &[(usize, String, String)],
-) -> Option<(String, Ns)> {
+/// A namespace declaration in scope, classified once when it is declared.
+struct Scope {
+    depth: usize,
+    prefix: String,
+    uri: String,
+    ns: Ns,
+}
+
+/// An unknown namespace on a feed's root element is that feed's own vocabulary (e.g. a
+/// future "rss2.1" URI): elements in it are read as core elements.
+fn adopt_root_vocabulary(doc: &mut Doc<'_>, root: NodeId, scopes: &mut [Scope]) {
     let el = &doc.elements[root];
     if el.ns != Ns::Other {
-        return None;
+        return;
     }
     let ns = match el.local().to_ascii_lowercase().as_str() {
         "rss" | "channel" => Ns::Rss,
         "feed" | "entry" => Ns::Atom10,
-        _ => return None,
+        _ => return,
     };
     let prefix = el.qname.rfind(':').map_or("", |colon| &el.qname[..colon]);
-    let (_, _, uri) = scopes.iter().rev().find(|(_, p, _)| p == prefix)?;
-    Some((uri.clone(), ns))
+    let Some(uri) = scopes
+        .iter()
+        .rev()
+        .find(|scope| scope.prefix == prefix)
+        .map(|scope| scope.uri.clone())
+    else {
+        return;
+    };
+    for scope in scopes.iter_mut().filter(|scope| scope.uri == uri) {
+        scope.ns = ns;
+    }
+    // The root was classified before its vocabulary was known.
+    doc.elements[root].ns = ns;
 }
 
-fn open_element(
-    doc: &mut Doc,
+fn open_element<'a>(
+    source: &'a str,
+    doc: &mut Doc<'a>,
     stack: &[NodeId],
-    scopes: &mut Vec<(usize, String, String)>,
+    scopes: &mut Vec<Scope>,
     start: &BytesStart,
-    core_uri: &Option<(String, Ns)>,
 ) -> NodeId {
     let depth = stack.len() + 1;
-    let qname = start.name().into_inner().to_string();
-    let mut raw_attrs: Vec<(String, String)> = Vec::new();
+    let qname = reborrow(source, start.name().into_inner());
+    let mut raw_attrs: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
     for attr in start.attributes().with_checks(false).flatten() {
-        let key = attr.key.into_inner().to_string();
-        let value = unescape(&attr.value);
-        if key == "xmlns" {
-            scopes.push((depth, String::new(), value.clone()));
-        } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-            scopes.push((depth, prefix.to_string(), value.clone()));
+        let key = reborrow(source, attr.key.into_inner());
+        let value = unescape(reborrow(source, &attr.value));
+        let prefix = if key == "xmlns" {
+            Some("")
+        } else {
+            key.strip_prefix("xmlns:")
+        };
+        if let Some(prefix) = prefix {
+            scopes.push(Scope {
+                depth,
+                prefix: prefix.to_string(),
+                ns: classify(&value),
+                uri: value.to_string(),
+            });
         }
         raw_attrs.push((key, value));
     }
@@ -279,12 +314,24 @@ fn open_element(
         Some(colon) => (&qname[..colon], colon + 1),
         None => ("", 0),
     };
-    let ns = resolve(scopes, prefix, core_uri);
+    let ns = resolve(scopes, prefix);
+    let parent_base = stack.last().and_then(|&parent| doc.elements[parent].base);
+    let base = match raw_attrs.iter().find(|(key, _)| key == "xml:base") {
+        Some((_, value)) => {
+            let resolved = match parent_base {
+                Some(parent) => super::uri::resolve(&doc.bases[parent], value),
+                None => value.trim().to_string(),
+            };
+            doc.bases.push(resolved);
+            Some(doc.bases.len() - 1)
+        }
+        None => parent_base,
+    };
     let attrs = raw_attrs
         .into_iter()
         .map(|(key, value)| {
             let (ns, local_at) = match key.rfind(':') {
-                Some(colon) => (resolve(scopes, &key[..colon], core_uri), colon + 1),
+                Some(colon) => (resolve(scopes, &key[..colon]), colon + 1),
                 None => (Ns::None, 0),
             };
             Attr {
@@ -302,6 +349,7 @@ fn open_element(
         ns,
         attrs,
         children: Vec::new(),
+        base,
     });
     match stack.last() {
         Some(&parent) => doc.elements[parent].children.push(Node::Element(id)),
@@ -317,21 +365,12 @@ fn open_element(
 /// Resolves a prefix against the declarations in scope. An undeclared prefix is guessed
 /// from its conventional name (`dc`, `media`, ...): feeds often use `dc:creator` without
 /// declaring `xmlns:dc`, and feedparser reads them the same way.
-fn resolve(
-    scopes: &[(usize, String, String)],
-    prefix: &str,
-    core_uri: &Option<(String, Ns)>,
-) -> Ns {
+fn resolve(scopes: &[Scope], prefix: &str) -> Ns {
     if prefix == "xml" {
         return Ns::Xml;
     }
-    if let Some((_, _, uri)) = scopes.iter().rev().find(|(_, p, _)| p == prefix) {
-        if let Some((core, ns)) = core_uri
-            && core == uri
-        {
-            return *ns;
-        }
-        return classify(uri);
+    if let Some(scope) = scopes.iter().rev().find(|scope| scope.prefix == prefix) {
+        return scope.ns;
     }
     match prefix {
         "" => Ns::None,
@@ -382,7 +421,7 @@ fn classify(uri: &str) -> Ns {
     }
 }
 
-fn push_text(doc: &mut Doc, stack: &[NodeId], text: &str) {
+fn push_text<'a>(doc: &mut Doc<'a>, stack: &[NodeId], text: Cow<'a, str>) {
     let Some(&parent) = stack.last() else {
         return;
     };
@@ -391,17 +430,17 @@ fn push_text(doc: &mut Doc, stack: &[NodeId], text: &str) {
     }
     let children = &mut doc.elements[parent].children;
     if let Some(Node::Text(previous)) = children.last_mut() {
-        previous.push_str(text);
+        previous.to_mut().push_str(&text);
     } else {
-        children.push(Node::Text(text.to_string()));
+        children.push(Node::Text(text));
     }
 }
 
-fn normalize_eol(text: &str) -> std::borrow::Cow<'_, str> {
+fn normalize_eol(text: Cow<'_, str>) -> Cow<'_, str> {
     if text.contains('\r') {
-        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+        Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
-        std::borrow::Cow::Borrowed(text)
+        text
     }
 }
 
@@ -434,16 +473,21 @@ fn resolve_reference(name: &str) -> String {
 }
 
 /// Unescapes an attribute value; malformed references stay literal.
-fn unescape(raw: &str) -> String {
+fn unescape(raw: Cow<'_, str>) -> Cow<'_, str> {
     if !raw.contains('&') {
-        return normalize_eol(raw).into_owned();
+        return normalize_eol(raw);
     }
     let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
+    let mut rest: &str = &raw;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        match after.find(';').filter(|&semi| semi > 0 && semi <= 32) {
+        match after
+            .bytes()
+            .take(33)
+            .position(|b| b == b';')
+            .filter(|&semi| semi > 0)
+        {
             Some(semi)
                 if after[..semi]
                     .bytes()
@@ -459,13 +503,21 @@ fn unescape(raw: &str) -> String {
         }
     }
     out.push_str(rest);
-    normalize_eol(&out).into_owned()
+    Cow::Owned(normalize_eol(Cow::Borrowed(&out)).into_owned())
 }
 
-impl Doc {
+impl<'a> Doc<'a> {
     /// The element with this id.
-    pub fn el(&self, id: NodeId) -> &Element {
+    pub fn el(&self, id: NodeId) -> &Element<'a> {
         &self.elements[id]
+    }
+
+    /// Resolves a link found in element `id` against the `xml:base` in effect there.
+    pub fn resolve_href(&self, id: NodeId, href: &str) -> String {
+        match self.elements[id].base {
+            Some(base) => super::uri::resolve(&self.bases[base], href),
+            None => href.trim().to_string(),
+        }
     }
 
     /// The element children of `id`.
@@ -491,7 +543,7 @@ impl Doc {
                     .iter()
                     .find(|a| a.local() == local && !a.qname.starts_with("xmlns"))
             })
-            .map(|a| a.value.as_str())
+            .map(|a| a.value.as_ref())
     }
 
     /// All text below `id`, in document order.
@@ -526,7 +578,7 @@ impl Doc {
     }
 
     /// Adds a detached element and returns its id.
-    pub fn add(&mut self, element: Element) -> NodeId {
+    pub fn add(&mut self, element: Element<'a>) -> NodeId {
         self.elements.push(element);
         self.elements.len() - 1
     }
@@ -562,7 +614,7 @@ impl Doc {
         out
     }
 
-    fn write_node(&self, node: &Node, out: &mut String, as_html: bool) {
+    fn write_node(&self, node: &Node<'a>, out: &mut String, as_html: bool) {
         match node {
             Node::Text(t) => escape_into(t, out, false),
             Node::Element(id) => {
@@ -570,7 +622,7 @@ impl Doc {
                 let name = if as_html && (el.ns == Ns::Xhtml || el.ns == Ns::None) {
                     el.local()
                 } else {
-                    el.qname.as_str()
+                    el.qname.as_ref()
                 };
                 out.push('<');
                 out.push_str(name);

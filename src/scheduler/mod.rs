@@ -2,6 +2,7 @@
 //! runs each poll through the pipeline, writes the result, and keeps the delivery worker
 //! going; it stops gracefully when asked.
 
+mod heartbeat;
 mod plan;
 pub mod poll;
 
@@ -14,6 +15,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+pub use heartbeat::{DEFAULT_BEAT, Heartbeat};
 pub use poll::{PollOutcome, Polled, poll_feed};
 
 use crate::alerts::Alert;
@@ -65,7 +67,7 @@ impl Pipeline {
     pub fn new(config: Config, store: Arc<Store>) -> Result<Self, SetupError> {
         let rules = RuleSet::compile(&config)?;
         let fetcher = Fetcher::new(&config.fetch)?;
-        let deliverer = Deliverer::new(&config);
+        let deliverer = Deliverer::new(&config)?;
         Ok(Self {
             config: Arc::new(config),
             rules: Arc::new(rules),
@@ -147,48 +149,56 @@ fn tally(report: &mut CycleReport, polled: &Polled) {
 }
 
 /// Runs until `shutdown` becomes true: every feed is polled when due, results are written
-/// as each poll finishes, and the delivery worker sends what the polls queued.
+/// as each poll finishes, and the delivery worker sends what the polls queued. The
+/// configuration stays fixed; [`run_reloadable`] takes new ones while running.
 pub async fn run(
     pipeline: Arc<Pipeline>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), StoreError> {
+    // The sender stays alive (and silent) until the scheduler returns.
+    let (_fixed, pipelines) = watch::channel(pipeline);
+    run_reloadable(pipelines, shutdown, Arc::new(Heartbeat::default())).await
+}
+
+/// Like [`run`], but every pipeline sent on `pipelines` replaces the running one (a
+/// configuration reload): feeds no longer configured stop being polled, new ones start (with
+/// the first-poll backfill rule when never polled before), the others keep their schedule
+/// and state; queued alerts stay queued and go to the new destinations. The loop stamps
+/// `heartbeat` on every turn and turns at least every `heartbeat.every()`.
+pub async fn run_reloadable(
+    mut pipelines: watch::Receiver<Arc<Pipeline>>,
+    mut shutdown: watch::Receiver<bool>,
+    heartbeat: Arc<Heartbeat>,
+) -> Result<(), StoreError> {
+    let mut pipeline = pipelines.borrow_and_update().clone();
     let store = pipeline.store.clone();
     let wake_delivery = Arc::new(Notify::new());
-    let delivery = tokio::spawn(crate::deliver::run_worker(
-        pipeline.deliverer.clone(),
-        store.clone(),
+    let delivery = tokio::spawn(supervise_delivery(
+        pipelines.clone(),
         wake_delivery.clone(),
         shutdown.clone(),
     ));
     let mut states = store.feed_states()?;
-    let now = Timestamp::now();
-    let mut due: HashMap<String, Timestamp> = pipeline
-        .config
-        .feeds
-        .iter()
-        .map(|feed| {
-            let at = match states.get(&feed.url) {
-                Some(state) => state.next_poll,
-                None => plan::first_poll(now, feed.interval.get()),
-            };
-            (feed.url.clone(), at)
-        })
-        .collect();
-    let feeds: HashMap<String, FeedConfig> = pipeline
-        .config
-        .feeds
-        .iter()
-        .map(|f| (f.url.clone(), f.clone()))
-        .collect();
+    let mut feeds: HashMap<String, FeedConfig> = HashMap::new();
+    let mut due: HashMap<String, Timestamp> = HashMap::new();
+    schedule_feeds(
+        &pipeline.config,
+        &states,
+        &mut feeds,
+        &mut due,
+        Timestamp::now(),
+    );
     tracing::info!(
         feeds = feeds.len(),
         rules = pipeline.rules.len(),
         "scheduler started"
     );
+    let mut reloads_open = true;
     let mut in_flight: HashSet<String> = HashSet::new();
     let mut tasks: JoinSet<(String, Result<FeedState, StoreError>)> = JoinSet::new();
     let mut next_maintenance = tokio::time::Instant::now();
     loop {
+        heartbeat.beat();
         let now = Timestamp::now();
         for (url, at) in &due {
             if *at <= now
@@ -219,14 +229,18 @@ pub async fn run(
                 Duration::from_millis((at.as_millisecond() - now.as_millisecond()).max(0) as u64)
             })
             .unwrap_or(MAINTENANCE_EVERY)
-            .min(MAINTENANCE_EVERY);
+            .min(MAINTENANCE_EVERY)
+            .min(heartbeat.every());
         tokio::select! {
             _ = tokio::time::sleep(sleep_for) => {}
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
                 match joined {
                     Ok((url, Ok(state))) => {
                         in_flight.remove(&url);
-                        due.insert(url.clone(), state.next_poll);
+                        // A feed removed by a reload while it was polled is not rescheduled.
+                        if feeds.contains_key(&url) {
+                            due.insert(url.clone(), state.next_poll);
+                        }
                         states.insert(url, state);
                     }
                     Ok((url, Err(error))) => {
@@ -234,12 +248,29 @@ pub async fn run(
                         // The poll's result could not be written; it is retried from scratch
                         // (validators were not updated either).
                         tracing::error!(feed_url = %url, %error, "cannot record poll; retrying in a minute");
-                        due.insert(url, Timestamp::now() + jiff::SignedDuration::from_secs(60));
+                        if feeds.contains_key(&url) {
+                            due.insert(url, Timestamp::now() + jiff::SignedDuration::from_secs(60));
+                        }
                     }
                     Err(join_error) => {
                         tracing::error!(%join_error, "a poll task failed");
                         in_flight.clear();
                     }
+                }
+            }
+            changed = pipelines.changed(), if reloads_open => {
+                if changed.is_err() {
+                    reloads_open = false; // nobody can send a new configuration any more
+                } else {
+                    pipeline = pipelines.borrow_and_update().clone();
+                    let changes = schedule_feeds(&pipeline.config, &states, &mut feeds, &mut due, Timestamp::now());
+                    tracing::info!(
+                        feeds = feeds.len(),
+                        added = changes.added,
+                        removed = changes.removed,
+                        rules = pipeline.rules.len(),
+                        "new configuration in effect"
+                    );
                 }
             }
             _ = shutdown.changed() => {
@@ -270,6 +301,96 @@ pub async fn run(
     Ok(())
 }
 
+/// What a new configuration changed in the set of polled feeds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct FeedChanges {
+    added: usize,
+    removed: usize,
+}
+
+/// Makes `feeds` and `due` follow `config`: removed feeds are dropped, new ones are due
+/// when their stored state says (or soon, spread out, if never polled), kept ones keep
+/// their due time unless a shorter interval brings it forward.
+fn schedule_feeds(
+    config: &Config,
+    states: &HashMap<String, FeedState>,
+    feeds: &mut HashMap<String, FeedConfig>,
+    due: &mut HashMap<String, Timestamp>,
+    now: Timestamp,
+) -> FeedChanges {
+    let wanted: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
+    let before = feeds.len();
+    feeds.retain(|url, _| wanted.contains(url.as_str()));
+    due.retain(|url, _| wanted.contains(url.as_str()));
+    let mut changes = FeedChanges {
+        removed: before - feeds.len(),
+        added: 0,
+    };
+    for feed in &config.feeds {
+        match feeds.insert(feed.url.clone(), feed.clone()) {
+            None => {
+                let at = match states.get(&feed.url) {
+                    Some(state) => state.next_poll,
+                    None => plan::first_poll(now, feed.interval.get()),
+                };
+                due.insert(feed.url.clone(), at);
+                changes.added += 1;
+            }
+            Some(old) if feed.interval < old.interval => {
+                let sooner = now
+                    .checked_add(
+                        jiff::SignedDuration::try_from(feed.interval.get()).unwrap_or_default(),
+                    )
+                    .unwrap_or(now);
+                if let Some(at) = due.get_mut(&feed.url) {
+                    *at = (*at).min(sooner);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    changes
+}
+
+/// Keeps one delivery worker running with the current pipeline's destinations. On a new
+/// pipeline the old worker finishes the pass it is in before the new one starts, so that two
+/// workers never deliver the same alert at once.
+async fn supervise_delivery(
+    mut pipelines: watch::Receiver<Arc<Pipeline>>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut reloads_open = true;
+    loop {
+        let pipeline = pipelines.borrow_and_update().clone();
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(crate::deliver::run_worker(
+            pipeline.deliverer.clone(),
+            pipeline.store.clone(),
+            wake.clone(),
+            stopped,
+        ));
+        drop(pipeline);
+        let reload = loop {
+            tokio::select! {
+                changed = pipelines.changed(), if reloads_open => match changed {
+                    Ok(()) => break true,
+                    Err(_) => reloads_open = false,
+                },
+                _ = shutdown.wait_for(|stopping| *stopping) => break false,
+            }
+        };
+        let _ = stop.send(true);
+        if reload {
+            let _ = worker.await;
+            // Alerts queued meanwhile are picked up by the new worker's first pass.
+        } else {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, worker).await;
+            return;
+        }
+    }
+}
+
 fn spawn_poll(
     tasks: &mut JoinSet<(String, Result<FeedState, StoreError>)>,
     pipeline: &Arc<Pipeline>,
@@ -283,6 +404,7 @@ fn spawn_poll(
     tasks.spawn(
         async move {
             let polled = poll_feed(&pipeline, &feed, previous, Timestamp::now()).await;
+            crate::observe::record_poll(&polled);
             let result = pipeline.store.record_poll(&polled.record).map(|queued| {
                 if queued > 0 {
                     wake.notify_one();

@@ -80,7 +80,7 @@ pub async fn poll_feed(
         headers: &feed.headers,
         purpose: Purpose::Feed,
     };
-    let response = match pipeline.fetcher.fetch(&request).await {
+    let response = match crate::observe::timed_fetch(pipeline.fetcher.fetch(&request)).await {
         Ok(response) => response,
         Err(error) => return failed(pipeline, feed, state, now, &error, error.kind.as_str()),
     };
@@ -365,7 +365,16 @@ async fn evaluate_entry(
             fingerprint: fingerprint.clone(),
         });
         if already.contains_key(&found.rule) {
-            // This rule alerted on an earlier version of the entry already.
+            // This rule alerted on an earlier version of the entry already: only new
+            // evidence (a quote was added) makes an update, threaded under the first alert.
+            result.alerts.extend(alerts::updates(
+                &pipeline.store,
+                &found,
+                feed_ref,
+                entry,
+                &article,
+                now,
+            ));
             continue;
         }
         result

@@ -6,6 +6,8 @@
 //! [`Store::record_poll`], so a crash at any point either keeps all of it or none (and the
 //! next poll redoes the work, since the old validators are still in place).
 
+mod delivery;
+mod inspect;
 mod schema;
 
 use std::collections::HashMap;
@@ -14,6 +16,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
+
+pub use delivery::StoryRow;
 
 /// Name of the database file inside the state directory.
 pub const DATABASE_FILE: &str = "newshound.db";
@@ -133,8 +137,38 @@ pub struct MatchRecord {
     pub fingerprint: String,
 }
 
+/// What an outbox row carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// A first alert for a story.
+    #[default]
+    Alert,
+    /// New evidence for a story already alerted (threads under the first alert).
+    Update,
+    /// A digest of many alerts.
+    Digest,
+}
+
+impl OutboxKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Alert => "alert",
+            OutboxKind::Update => "update",
+            OutboxKind::Digest => "digest",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "update" => OutboxKind::Update,
+            "digest" => OutboxKind::Digest,
+            _ => OutboxKind::Alert,
+        }
+    }
+}
+
 /// An alert to put in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewAlert {
     /// Idempotency key (rule + story + destination); an existing key is not queued again.
     pub key: String,
@@ -146,6 +180,12 @@ pub struct NewAlert {
     pub story: String,
     /// The alert as JSON.
     pub payload: String,
+    /// What the row carries.
+    pub kind: OutboxKind,
+    /// For an update: the key of the first alert of the story.
+    pub thread_of: Option<String>,
+    /// Near-duplicate sketch of the article text (see `alerts::similar`).
+    pub sketch: Vec<u64>,
 }
 
 /// Everything one poll of one feed changes, written in one transaction.
@@ -172,6 +212,10 @@ pub enum OutboxStatus {
     Sent,
     /// Given up after the maximum age; kept for inspection.
     Dead,
+    /// Routed to the digest only: never sent on its own.
+    Held,
+    /// The same story as an earlier alert: listed there ("also reported by"), not sent.
+    Duplicate,
 }
 
 impl OutboxStatus {
@@ -180,6 +224,8 @@ impl OutboxStatus {
             OutboxStatus::Queued => "queued",
             OutboxStatus::Sent => "sent",
             OutboxStatus::Dead => "dead",
+            OutboxStatus::Held => "held",
+            OutboxStatus::Duplicate => "duplicate",
         }
     }
 
@@ -187,6 +233,8 @@ impl OutboxStatus {
         match text {
             "sent" => OutboxStatus::Sent,
             "dead" => OutboxStatus::Dead,
+            "held" => OutboxStatus::Held,
+            "duplicate" => OutboxStatus::Duplicate,
             _ => OutboxStatus::Queued,
         }
     }
@@ -215,6 +263,18 @@ pub struct OutboxItem {
     pub created: Timestamp,
     /// Last delivery error.
     pub last_error: Option<String>,
+    /// What the row carries.
+    pub kind: OutboxKind,
+    /// For an update: the key of the first alert of the story.
+    pub thread_of: Option<String>,
+    /// For a duplicate: the key of the alert it was folded into.
+    pub duplicate_of: Option<String>,
+    /// How the row was routed (`None` until the delivery worker routed it).
+    pub route: Option<crate::config::Routing>,
+    /// For an alert routed to a digest: the key of the digest that carried it.
+    pub digest_key: Option<String>,
+    /// Near-duplicate sketch of the article text.
+    pub sketch: Vec<u64>,
 }
 
 /// Outbox counts for one destination.
@@ -226,6 +286,10 @@ pub struct OutboxCounts {
     pub sent: u64,
     /// Given up.
     pub dead: u64,
+    /// Waiting for the digest (digest-only routing).
+    pub held: u64,
+    /// Folded into an earlier alert for the same story.
+    pub duplicates: u64,
     /// Creation time of the oldest queued alert.
     pub oldest_queued: Option<Timestamp>,
 }
@@ -457,12 +521,9 @@ impl Store {
             }
         }
         let queued = insert_alerts(&tx, &record.alerts, at)?;
-        let entries_seen = state.entries_seen + new_entries;
-        let last_new_entry = if new_entries > 0 {
-            Some(record.at)
-        } else {
-            state.last_new_entry
-        };
+        // Counters are added to what is stored, not taken from `state`: the caller's copy of
+        // the state may predate earlier polls recorded since it was read.
+        let last_new_entry = (new_entries > 0).then_some(at);
         tx.execute(
             "INSERT INTO feeds (url, name, effective_url, etag, last_modified, next_poll_ms,
                                 last_attempt_ms, last_success_ms, last_changed_ms, last_new_entry_ms,
@@ -472,9 +533,11 @@ impl Store {
                 name = excluded.name, effective_url = excluded.effective_url, etag = excluded.etag,
                 last_modified = excluded.last_modified, next_poll_ms = excluded.next_poll_ms,
                 last_attempt_ms = excluded.last_attempt_ms, last_success_ms = excluded.last_success_ms,
-                last_changed_ms = excluded.last_changed_ms, last_new_entry_ms = excluded.last_new_entry_ms,
+                last_changed_ms = excluded.last_changed_ms,
+                last_new_entry_ms = COALESCE(excluded.last_new_entry_ms, feeds.last_new_entry_ms),
                 consecutive_failures = excluded.consecutive_failures, last_error = excluded.last_error,
-                last_status = excluded.last_status, entries_seen = excluded.entries_seen",
+                last_status = excluded.last_status,
+                entries_seen = feeds.entries_seen + excluded.entries_seen",
             params![
                 state.url,
                 state.name,
@@ -485,11 +548,11 @@ impl Store {
                 state.last_attempt.map(ms),
                 state.last_success.map(ms),
                 state.last_changed.map(ms),
-                last_new_entry.map(ms),
+                last_new_entry,
                 state.consecutive_failures,
                 state.last_error,
                 state.last_status,
-                entries_seen as i64,
+                new_entries as i64,
                 at
             ],
         )?;
@@ -509,11 +572,12 @@ impl Store {
     /// Queued alerts whose next attempt is due, oldest first.
     pub fn due_alerts(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxItem>> {
         let conn = self.conn();
-        let mut statement = conn.prepare_cached(
-            "SELECT id, key, destination, rule, story, payload, status, attempts, created_ms, last_error
-             FROM outbox WHERE status = 'queued' AND next_attempt_ms <= ?1
-             ORDER BY next_attempt_ms, id LIMIT ?2",
-        )?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS}
+             FROM outbox WHERE status = 'queued' AND route IS NOT NULL AND next_attempt_ms <= ?1
+             ORDER BY next_attempt_ms, id LIMIT ?2"
+        );
+        let mut statement = conn.prepare_cached(&sql)?;
         let rows = statement.query_map(params![ms(now), limit as i64], outbox_item)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -522,7 +586,8 @@ impl Store {
     pub fn next_due_alert(&self) -> Result<Option<Timestamp>> {
         let conn = self.conn();
         let next: Option<i64> = conn.query_row(
-            "SELECT MIN(next_attempt_ms) FROM outbox WHERE status = 'queued'",
+            "SELECT MIN(CASE WHEN route IS NULL THEN created_ms ELSE next_attempt_ms END)
+             FROM outbox WHERE status = 'queued'",
             [],
             |r| r.get(0),
         )?;
@@ -564,8 +629,7 @@ impl Store {
         let conn = self.conn();
         let item = conn
             .query_row(
-                "SELECT id, key, destination, rule, story, payload, status, attempts, created_ms, last_error
-                 FROM outbox WHERE key = ?1",
+                &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE key = ?1"),
                 [key],
                 outbox_item,
             )
@@ -598,6 +662,8 @@ impl Store {
                 }
                 OutboxStatus::Sent => entry.sent = count as u64,
                 OutboxStatus::Dead => entry.dead = count as u64,
+                OutboxStatus::Held => entry.held = count as u64,
+                OutboxStatus::Duplicate => entry.duplicates = count as u64,
             }
         }
         Ok(counts)
@@ -619,8 +685,10 @@ impl Store {
     pub fn purge_outbox(&self, now: Timestamp, retention: std::time::Duration) -> Result<usize> {
         let cutoff = ms(now) - retention.as_millis() as i64;
         let conn = self.conn();
+        // An alert still waiting for its digest is kept, whatever its instant status.
         let removed = conn.execute(
-            "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND done_ms < ?1",
+            "DELETE FROM outbox WHERE status IN ('sent', 'dead', 'duplicate', 'held') AND done_ms < ?1
+               AND NOT (route IN ('digest', 'both') AND digest_key IS NULL AND kind != 'digest')",
             [cutoff],
         )?;
         conn.execute("DELETE FROM matches WHERE last_ms < ?1", [cutoff])?;
@@ -647,8 +715,9 @@ impl Store {
 
 fn insert_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[NewAlert], at: i64) -> Result<usize> {
     let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO outbox (key, destination, rule, story, payload, next_attempt_ms, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        "INSERT OR IGNORE INTO outbox (key, destination, rule, story, payload, next_attempt_ms, created_ms,
+                                       kind, thread_of, sketch)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)",
     )?;
     let mut queued = 0;
     for alert in alerts {
@@ -658,7 +727,10 @@ fn insert_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[NewAlert], at: i64) -
             alert.rule,
             alert.story,
             alert.payload,
-            at
+            at,
+            alert.kind.as_str(),
+            alert.thread_of,
+            delivery::encode_sketch(&alert.sketch),
         ])?;
     }
     Ok(queued)
@@ -676,8 +748,19 @@ fn outbox_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
         attempts: r.get(7)?,
         created: from_ms(r.get(8)?),
         last_error: r.get(9)?,
+        kind: OutboxKind::parse(&r.get::<_, String>(10)?),
+        thread_of: r.get(11)?,
+        duplicate_of: r.get(12)?,
+        route: r
+            .get::<_, Option<String>>(13)?
+            .and_then(|r| delivery::parse_route(&r)),
+        digest_key: r.get(14)?,
+        sketch: delivery::decode_sketch(r.get(15)?),
     })
 }
+
+/// The columns [`outbox_item`] reads, in order.
+const OUTBOX_COLUMNS: &str = "id, key, destination, rule, story, payload, status, attempts, created_ms, last_error, kind, thread_of, duplicate_of, route, digest_key, sketch";
 
 fn explain_open_error(error: &rusqlite::Error) -> String {
     let text = error.to_string();

@@ -60,4 +60,30 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt_ms);
     ",
+    // 2: delivery — routing (instant/digest), story de-duplication, update threads,
+    // digests and disabled webhook endpoints.
+    "
+    ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'alert';
+    ALTER TABLE outbox ADD COLUMN thread_of TEXT;
+    ALTER TABLE outbox ADD COLUMN sketch BLOB;
+    ALTER TABLE outbox ADD COLUMN duplicate_of TEXT;
+    ALTER TABLE outbox ADD COLUMN route TEXT;
+    ALTER TABLE outbox ADD COLUMN digest_key TEXT;
+    CREATE INDEX outbox_unrouted ON outbox (route) WHERE route IS NULL;
+    CREATE INDEX outbox_stories ON outbox (destination, rule, created_ms);
+    CREATE INDEX outbox_thread ON outbox (thread_of) WHERE thread_of IS NOT NULL;
+    CREATE INDEX outbox_duplicates ON outbox (duplicate_of) WHERE duplicate_of IS NOT NULL;
+    CREATE INDEX outbox_digest_pending ON outbox (destination)
+        WHERE digest_key IS NULL AND route IN ('digest', 'both');
+    CREATE TABLE digest_state (
+        destination   TEXT PRIMARY KEY,
+        last_slot_ms  INTEGER NOT NULL
+    );
+    CREATE TABLE disabled_endpoints (
+        destination   TEXT PRIMARY KEY,
+        target        TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        since_ms      INTEGER NOT NULL
+    );
+    ",
 ];

@@ -13,7 +13,12 @@ fn alert(key: &str) -> NewAlert {
         rule: "r".into(),
         story: "s".into(),
         payload: "{}".into(),
+        ..NewAlert::default()
     }
+}
+
+fn route_all(store: &Store) -> Result<usize> {
+    store.route_new(|_, _, _| crate::config::Routing::Instant, t(0))
 }
 
 fn poll(url: &str, at: Timestamp, keys: &[&str], alerts: Vec<NewAlert>) -> PollRecord {
@@ -44,6 +49,8 @@ fn a_poll_is_recorded_and_read_back() -> TestResult {
     let states = store.feed_states()?;
     assert_eq!(states.get("http://a/").map(|s| s.entries_seen), Some(2));
     assert_eq!(store.seen_entries("http://a/")?.len(), 2);
+    assert_eq!(store.due_alerts(t(1), 10)?.len(), 0, "not routed yet");
+    assert_eq!(route_all(&store)?, 1);
     assert_eq!(store.due_alerts(t(1), 10)?.len(), 1);
     Ok(())
 }
@@ -54,6 +61,7 @@ fn the_same_alert_key_is_queued_once() -> TestResult {
     store.record_poll(&poll("http://a/", t(0), &["1"], vec![alert("k1")]))?;
     let again = store.record_poll(&poll("http://a/", t(10), &["1"], vec![alert("k1")]))?;
     assert_eq!(again, 0);
+    route_all(&store)?;
     assert_eq!(store.due_alerts(t(20), 10)?.len(), 1);
     Ok(())
 }
@@ -62,6 +70,7 @@ fn the_same_alert_key_is_queued_once() -> TestResult {
 fn retry_then_sent_then_dead() -> TestResult {
     let store = Store::open_in_memory()?;
     store.enqueue(&[alert("a"), alert("b")], t(0))?;
+    route_all(&store)?;
     let due = store.due_alerts(t(0), 10)?;
     assert_eq!(due.len(), 2);
     store.mark_retry(due[0].id, "connection refused", t(60))?;
@@ -149,5 +158,95 @@ fn state_survives_reopening() -> TestResult {
         states.get("http://a/").and_then(|s| s.etag.clone()),
         Some("\"v1\"".to_string())
     );
+    Ok(())
+}
+
+#[test]
+fn digest_only_alerts_are_held_and_frozen_into_one_digest() -> TestResult {
+    use crate::config::Routing;
+    let store = Store::open_in_memory()?;
+    let mut a = alert("a");
+    a.destination = "desk".into();
+    let mut b = alert("b");
+    b.destination = "desk".into();
+    b.rule = "instant-and-digest".into();
+    store.enqueue(&[a, b], t(0))?;
+    store.route_new(
+        |_, rule, _| {
+            if rule == "r" {
+                Routing::Digest
+            } else {
+                Routing::Both
+            }
+        },
+        t(1),
+    )?;
+    let due: Vec<String> = store
+        .due_alerts(t(2), 10)?
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(
+        due,
+        vec!["b".to_string()],
+        "only the `both` alert is sent at once"
+    );
+    let pending = store.digest_pending("desk")?;
+    assert_eq!(pending.len(), 2);
+    let ids: Vec<i64> = pending.iter().map(|i| i.id).collect();
+    let digest = NewAlert {
+        key: "d1".into(),
+        destination: "desk".into(),
+        rule: "(digest)".into(),
+        story: "digest".into(),
+        payload: "{}".into(),
+        kind: OutboxKind::Digest,
+        ..NewAlert::default()
+    };
+    assert!(store.freeze_digest("desk", Some(&digest), &ids, Some(t(3)), t(3))?);
+    assert!(
+        !store.freeze_digest("desk", Some(&digest), &ids, Some(t(3)), t(3))?,
+        "same key once"
+    );
+    assert!(store.digest_pending("desk")?.is_empty());
+    assert_eq!(store.digest_last_slot("desk")?, Some(t(3)));
+    let due: Vec<String> = store
+        .due_alerts(t(4), 10)?
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+    assert_eq!(due, vec!["b".to_string(), "d1".to_string()]);
+    let counts = store.outbox_counts()?;
+    assert_eq!(counts.get("desk").map(|c| (c.queued, c.held)), Some((2, 1)));
+    Ok(())
+}
+
+#[test]
+fn a_disabled_endpoint_is_remembered_until_enabled() -> TestResult {
+    let store = Store::open_in_memory()?;
+    assert_eq!(store.disabled_endpoint("hook")?, None);
+    store.disable_endpoint("hook", "abc", "HTTP 410", t(5))?;
+    assert_eq!(
+        store.disabled_endpoint("hook")?,
+        Some(("abc".to_string(), "HTTP 410".to_string(), t(5)))
+    );
+    store.enable_endpoint("hook")?;
+    assert_eq!(store.disabled_endpoint("hook")?, None);
+    Ok(())
+}
+
+#[test]
+fn counters_accumulate_even_from_a_stale_copy_of_the_state() -> TestResult {
+    let store = Store::open_in_memory()?;
+    let first = poll("http://a/", t(0), &["1", "2"], vec![]);
+    store.record_poll(&first)?;
+    // The scheduler keeps its own copy of the state; a later 304 poll recorded from the copy
+    // taken before the first poll must not reset what the first poll counted.
+    let mut later = poll("http://a/", t(60), &[], vec![]);
+    later.state = first.state.clone();
+    store.record_poll(&later)?;
+    let state = store.feed_states()?.remove("http://a/").ok_or("no state")?;
+    assert_eq!(state.entries_seen, 2);
+    assert_eq!(state.last_new_entry, Some(t(0)));
     Ok(())
 }

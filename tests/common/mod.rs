@@ -2,6 +2,8 @@
 //! and failures the test controls, and helpers to build configurations around it.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
