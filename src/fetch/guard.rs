@@ -316,6 +316,13 @@ mod tests {
             "http://[::ffff:127.0.0.1]/",
             "http://[::1]:8080/",
             "http://169.254.169.254/latest/meta-data/",
+            "http://127.0.0.1./",
+            "http://0/",
+            "http://0x7f000001/",
+            "http://017700000001/",
+            "http://[0:0:0:0:0:ffff:7f00:1]/",
+            "http://[::ffff:a9fe:a9fe]/",
+            "http://[fd00::1]/",
         ] {
             let parsed = Url::parse(url).expect("url");
             let error = guard.check_url(&parsed).expect_err(url);
