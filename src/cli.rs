@@ -47,6 +47,9 @@ pub enum Command {
     Check(ConfigArgs),
     /// Parse a feed file or URL and print it, normalised.
     Feed(FeedArgs),
+    /// Extract the article from an HTML file (also `.html.gz`) or URL and print what the
+    /// rules would match on.
+    Extract(ExtractArgs),
     /// Print the digest an email destination would get now, or send it now.
     Digest(DigestArgs),
     /// Send a sample alert through a destination and print exactly what the server answered.
@@ -188,6 +191,24 @@ pub struct FeedArgs {
     pub json: bool,
 }
 
+/// Arguments of `newshound extract`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// An HTML file (gzip-compressed when it ends in `.gz` or starts with the gzip magic),
+    /// or an http(s) URL to fetch.
+    pub source: String,
+    /// Print one JSON object `{"title","byline","published","lang","text"}`.
+    #[arg(long)]
+    pub json: bool,
+    /// The page's URL, for a file: resolves relative links and selects `[[sites]]`
+    /// overrides.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// A configuration file whose `[extract]`, `[fetch]` and `[[sites]]` settings apply.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
 /// Runs the parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     crate::service::logging::init(cli.log_format, cli.log_level.as_deref());
@@ -196,6 +217,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Once(args) => once(&args),
         Command::Check(args) => check(&args.config),
         Command::Feed(args) => feed(args),
+        Command::Extract(args) => extract(&args),
         Command::Digest(args) => digest(&args),
         Command::DeliverTest(args) => deliver_test(&args),
         Command::Status(args) => status(&args),
@@ -739,4 +761,85 @@ fn deliver_test(args: &DeliverTestArgs) -> anyhow::Result<i32> {
             })
         }
     }
+}
+
+fn extract(args: &ExtractArgs) -> anyhow::Result<i32> {
+    let config = match &args.config {
+        Some(path) => match load_config(path) {
+            Ok(config) => Some(config),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let settings = config
+        .as_ref()
+        .map(|c| c.extract.clone())
+        .unwrap_or_default();
+    let sites = config.as_ref().map(|c| c.sites.clone()).unwrap_or_default();
+    let is_url = args.source.starts_with("http://") || args.source.starts_with("https://");
+    let article = if is_url {
+        let fetch = config.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
+        let fetcher = crate::fetch::Fetcher::new(&fetch)?;
+        let user_agent = crate::config::default_user_agent();
+        let headers = std::collections::BTreeMap::new();
+        let context = crate::extract::page::PageContext {
+            settings: &settings,
+            sites: &sites,
+            feed: None,
+            user_agent: &user_agent,
+            headers: &headers,
+        };
+        let fetched = runtime()?.block_on(crate::extract::page::fetch_page_article(
+            &fetcher,
+            context,
+            &args.source,
+        ));
+        match fetched {
+            Ok(article) => article,
+            Err(reason) => {
+                eprintln!("error: {reason}");
+                return Ok(1);
+            }
+        }
+    } else {
+        let bytes = match crate::extract::page::read_file(Path::new(&args.source)) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", args.source);
+                return Ok(66); // EX_NOINPUT
+            }
+        };
+        let url = match args.url.as_deref().map(url::Url::parse) {
+            Some(Ok(url)) => Some(url),
+            Some(Err(error)) => {
+                eprintln!("error: invalid --url: {error}");
+                return Ok(64); // EX_USAGE
+            }
+            None => None,
+        };
+        let html = crate::charset::decode_html(&bytes, None).text;
+        let overrides = crate::extract::Overrides::for_page(None, &sites, url.as_ref());
+        match crate::extract::extract_html(&html, url.as_ref(), &overrides) {
+            Ok(article) => article,
+            Err(error) => {
+                eprintln!("error: {}: {error}", args.source);
+                return Ok(EX_DATAERR);
+            }
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &crate::extract::ArticleJson::from(&article))?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", article.title.as_deref().unwrap_or("(untitled)"))?;
+        if let Some(byline) = &article.byline {
+            writeln!(out, "by {byline}")?;
+        }
+        if let Some(published) = article.published {
+            writeln!(out, "published {published}")?;
+        }
+        writeln!(out, "\n{}", article.text)?;
+    }
+    Ok(0)
 }

@@ -439,13 +439,14 @@ fn a_service_manager_sees_ready_watchdog_reload_and_stop_and_metrics_follow() {
     );
     let file = broken.display().to_string();
     let log = daemon.wait_for_log("configuration not reloaded", Duration::from_secs(5));
-    // Line 1 is state_dir, line 2 retention, lines 3-8 [fetch] and [http].
+    // Line 1 is state_dir, line 2 retention, lines 3-9 [fetch] (with the loopback allow-list
+    // that write_config adds) and [http].
     assert!(
         log.contains(&format!("{file}:2:13: invalid duration \"soon\"")),
         "{log}"
     );
     assert!(
-        log.contains(&format!("{file}:12:1: unknown key `intervall`")),
+        log.contains(&format!("{file}:13:1: unknown key `intervall`")),
         "{log}"
     );
     assert!(log.contains("did you mean `interval`?"), "{log}");

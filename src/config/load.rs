@@ -13,9 +13,9 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::delivery::{self, DeliverySettings, Place, RawEmail, RawWebhook};
 use super::{
-    Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, FeedConfig,
-    FeedDefaults, FetchSettings, FileDestination, HttpSettings, HumanDuration, Origin, RawFeed,
-    RuleConfig,
+    Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, ExtractSettings,
+    FeedConfig, FeedDefaults, FetchSettings, FileDestination, HttpSettings, HumanDuration, Origin,
+    RawFeed, RuleConfig, SiteConfig,
 };
 
 /// Top-level keys of the main file.
@@ -25,6 +25,8 @@ const MAIN_KEYS: &[&str] = &[
     "retention",
     "defaults",
     "fetch",
+    "extract",
+    "sites",
     "http",
     "feeds",
     "rules",
@@ -33,7 +35,10 @@ const MAIN_KEYS: &[&str] = &[
 ];
 
 /// Top-level keys an included file may have.
-const INCLUDED_KEYS: &[&str] = &["feeds", "rules", "destinations"];
+const INCLUDED_KEYS: &[&str] = &["feeds", "sites", "rules", "destinations"];
+
+/// Help shown with an invalid CSS selector.
+const SELECTOR_HELP: &str = "use a CSS selector as in a browser's querySelector, e.g. \"div.article-body\" or \"#story > p\"";
 
 /// Loads and validates the configuration at `path` and every file it includes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -65,6 +70,8 @@ struct Loader {
     retention: Option<HumanDuration>,
     defaults: Option<FeedDefaults>,
     fetch: Option<FetchSettings>,
+    extract: Option<ExtractSettings>,
+    sites: Vec<SiteConfig>,
     http: Option<HttpSettings>,
     feeds: Vec<(RawFeed, Origin)>,
     rules: Vec<RuleConfig>,
@@ -180,7 +187,49 @@ impl Loader {
             }
             "retention" => self.retention = self.deserialize(file, value),
             "defaults" => self.defaults = self.deserialize(file, value),
-            "fetch" => self.fetch = self.deserialize(file, value),
+            "fetch" => {
+                self.fetch = self.deserialize::<FetchSettings>(file, value);
+                if let Some(fetch) = &self.fetch {
+                    for entry in &fetch.allow_private {
+                        if let Err(message) = crate::fetch::Allowed::parse(entry.get_ref()) {
+                            self.diagnostics.push(file.diagnostic(
+                                entry.span(),
+                                message,
+                                Some("write a network such as \"10.1.2.0/24\" or \"127.0.0.1/32\", or a host name such as \"intranet.example\"".into()),
+                            ));
+                        }
+                    }
+                }
+            }
+            "extract" => self.extract = self.deserialize(file, value),
+            "sites" => {
+                for item in self.array_of_tables(file, key, value) {
+                    let origin = file.origin(item.span());
+                    if let Some(mut site) = self.deserialize::<SiteConfig>(file, item) {
+                        site.origin = origin;
+                        let selectors = site.extract_selector.iter().chain(&site.remove_selectors);
+                        for selector in selectors {
+                            if let Err(message) =
+                                crate::extract::overrides::check_selector(selector.get_ref())
+                            {
+                                self.diagnostics.push(file.diagnostic(
+                                    selector.span(),
+                                    message,
+                                    Some(SELECTOR_HELP.into()),
+                                ));
+                            }
+                        }
+                        if site.host.trim().is_empty() || site.host.contains(['/', ':', ' ']) {
+                            self.diagnostics.push(file.diagnostic(
+                                site.origin.span.clone(),
+                                format!("site host {:?} is not a host name", site.host),
+                                Some("write the bare host, e.g. host = \"example.org\" (it matches www.example.org too)".into()),
+                            ));
+                        }
+                        self.sites.push(site);
+                    }
+                }
+            }
             "delivery" => self.delivery = self.deserialize(file, value),
             "http" => self.http = self.deserialize(file, value),
             "feeds" => {
@@ -439,6 +488,8 @@ impl Loader {
                 .retention
                 .unwrap_or(HumanDuration::from_secs(90 * 86_400)),
             fetch: self.fetch.take().unwrap_or_default(),
+            extract: self.extract.take().unwrap_or_default(),
+            sites: self.sites,
             http: self.http.take().unwrap_or_default(),
             feeds,
             rules: self.rules,
@@ -533,6 +584,18 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
+            for selector in raw.extract_selector.iter().chain(&raw.remove_selectors) {
+                if let Err(message) = crate::extract::overrides::check_selector(selector.get_ref())
+                {
+                    let d = self.diagnostic_at(
+                        &origin,
+                        selector.span(),
+                        message,
+                        Some(SELECTOR_HELP.into()),
+                    );
+                    self.diagnostics.push(d);
+                }
+            }
             let mut headers = defaults.headers.clone();
             headers.extend(raw.headers);
             for (header, value) in &headers {
@@ -560,6 +623,12 @@ impl Loader {
                 headers,
                 scrape: raw.scrape.unwrap_or(defaults.scrape),
                 backfill: raw.backfill.unwrap_or(defaults.backfill),
+                extract_selector: raw.extract_selector.map(Spanned::into_inner),
+                remove_selectors: raw
+                    .remove_selectors
+                    .into_iter()
+                    .map(Spanned::into_inner)
+                    .collect(),
                 origin,
             });
         }

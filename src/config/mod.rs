@@ -64,6 +64,10 @@ pub struct Config {
     pub http: HttpSettings,
     /// The feeds to watch, with defaults applied.
     pub feeds: Vec<FeedConfig>,
+    /// Article extraction settings.
+    pub extract: ExtractSettings,
+    /// Per-site extraction overrides.
+    pub sites: Vec<SiteConfig>,
     /// The alert rules.
     pub rules: Vec<RuleConfig>,
     /// Where alerts go. Never empty: without any configured destination a `file`
@@ -160,6 +164,9 @@ pub struct FetchSettings {
     /// Longest wait between polls that a publisher's hints (`<ttl>`, `Cache-Control`,
     /// `Expires`, `Retry-After`) can impose.
     pub max_interval: HumanDuration,
+    /// Private, loopback and other non-public networks (CIDR) or host names that may be
+    /// fetched anyway; everything else non-public is refused.
+    pub allow_private: Vec<Spanned<String>>,
 }
 
 impl Default for FetchSettings {
@@ -171,6 +178,37 @@ impl Default for FetchSettings {
             max_redirects: 5,
             max_backoff: HumanDuration::from_secs(6 * 3600),
             max_interval: HumanDuration::from_secs(6 * 3600),
+            allow_private: Vec::new(),
+        }
+    }
+}
+
+/// Article extraction settings (`[extract]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtractSettings {
+    /// Total deadline for fetching one article page (redirects and body included).
+    pub timeout: HumanDuration,
+    /// Extra attempts after a temporary failure (timeout, connection error, 429, 5xx).
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one, with jitter.
+    pub retry_delay: HumanDuration,
+    /// Fewest characters of extracted text for the page to be used; shorter pages (stubs,
+    /// consent or paywall notices) fall back to the feed's own content.
+    pub min_length: usize,
+    /// Each article request first waits a random time up to this, so that the pages of a
+    /// feed's new entries do not hit their site in one burst.
+    pub jitter: HumanDuration,
+}
+
+impl Default for ExtractSettings {
+    fn default() -> Self {
+        Self {
+            timeout: HumanDuration::from_secs(20),
+            retries: 2,
+            retry_delay: HumanDuration::from_secs(2),
+            min_length: 200,
+            jitter: HumanDuration(std::time::Duration::from_millis(500)),
         }
     }
 }
@@ -196,6 +234,10 @@ pub struct FeedConfig {
     pub scrape: bool,
     /// First-poll backfill window.
     pub backfill: HumanDuration,
+    /// CSS selector of the article body on this feed's pages.
+    pub extract_selector: Option<String>,
+    /// CSS selectors of elements removed from this feed's pages before extraction.
+    pub remove_selectors: Vec<String>,
     /// Where the feed was written.
     pub origin: Origin,
 }
@@ -215,6 +257,9 @@ pub(crate) struct RawFeed {
     pub headers: BTreeMap<String, String>,
     pub scrape: Option<bool>,
     pub backfill: Option<HumanDuration>,
+    pub extract_selector: Option<Spanned<String>>,
+    #[serde(default)]
+    pub remove_selectors: Vec<Spanned<String>>,
 }
 
 /// One alert rule.
@@ -306,3 +351,20 @@ pub struct FileDestination {
 
 /// Name of the destination added when the configuration names none.
 pub const DEFAULT_DESTINATION: &str = "local";
+
+/// A `[[sites]]` table: extraction overrides for the pages of one site.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Host name; matches the host and its subdomains (`example.org` matches
+    /// `www.example.org`).
+    pub host: String,
+    /// CSS selector of the article body.
+    pub extract_selector: Option<Spanned<String>>,
+    /// CSS selectors of elements to remove before extraction.
+    #[serde(default)]
+    pub remove_selectors: Vec<Spanned<String>>,
+    /// Where the site was written.
+    #[serde(skip)]
+    pub origin: Origin,
+}

@@ -3,9 +3,11 @@
 //! This stage owns the network: conditional GET with stored validators, a global and a
 //! per-host concurrency limit, a total deadline per request (not just a read timeout), a cap
 //! on the decoded body size, a bounded number of redirects (followed by hand, so every hop is
-//! checked and permanent ones are reported), and the caching hints (`Cache-Control`,
+//! checked and permanent ones are reported), the private-address guard (SSRF protection,
+//! [`guard`]: every hop and every resolved address), and the caching hints (`Cache-Control`,
 //! `Expires`, `Retry-After`) the scheduler uses to plan the next poll.
 
+pub mod guard;
 mod hints;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,6 +19,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
+pub use guard::{Allowed, Guard};
 pub use hints::{CacheHints, parse_retry_after};
 
 use crate::config::FetchSettings;
@@ -60,6 +63,9 @@ pub struct Response {
     pub moved_permanently_to: Option<String>,
     /// The decoded body (empty for 304).
     pub body: Vec<u8>,
+    /// Set when an article page was larger than the body cap and only its beginning was
+    /// read (feeds over the cap fail instead).
+    pub truncated: bool,
     /// The `Content-Type` header.
     pub content_type: Option<String>,
     /// The `ETag` header.
@@ -169,13 +175,21 @@ pub struct Fetcher {
     per_host_limit: usize,
     max_body: u64,
     max_redirects: usize,
+    guard: Arc<Guard>,
 }
 
 impl Fetcher {
     /// Builds the client from the global fetch settings.
     pub fn new(settings: &FetchSettings) -> Result<Self, FetchError> {
+        let guard = Arc::new(
+            Guard::from_entries(settings.allow_private.iter().map(|e| e.get_ref().as_str()))
+                .map_err(|e| FetchError::new(FetchErrorKind::InvalidUrl, e))?,
+        );
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, past the guard.
+            .no_proxy()
+            .dns_resolver(guard::GuardedResolver::new(guard.clone()))
             .gzip(true)
             .brotli(true)
             .deflate(true)
@@ -196,6 +210,7 @@ impl Fetcher {
             per_host_limit: settings.per_host.max(1),
             max_body: settings.max_body.0,
             max_redirects: settings.max_redirects,
+            guard,
         })
     }
 
@@ -238,7 +253,7 @@ impl Fetcher {
         let mut moved_permanently_to = None;
         let mut permanent_so_far = true;
         for hop in 0..=self.max_redirects {
-            check_url(&url)?;
+            self.check_url(&url)?;
             let response = self
                 .client
                 .get(url.clone())
@@ -285,6 +300,7 @@ impl Fetcher {
                     final_url: url.to_string(),
                     moved_permanently_to,
                     body: Vec::new(),
+                    truncated: false,
                     content_type: None,
                     etag: text(header::ETAG),
                     last_modified: text(header::LAST_MODIFIED),
@@ -299,12 +315,13 @@ impl Fetcher {
                     retry_after: hints.retry_after,
                 });
             }
-            let body = self.read_body(response, &url).await?;
+            let (body, truncated) = self.read_body(response, &url, request.purpose).await?;
             return Ok(Response {
                 status,
                 final_url: url.to_string(),
                 moved_permanently_to,
                 body,
+                truncated,
                 content_type: text(header::CONTENT_TYPE),
                 etag: text(header::ETAG),
                 last_modified: text(header::LAST_MODIFIED),
@@ -317,13 +334,31 @@ impl Fetcher {
         ))
     }
 
+    /// Scheme and private-address check of one hop.
+    fn check_url(&self, url: &Url) -> Result<(), FetchError> {
+        self.guard.check_url(url).map_err(|message| {
+            let kind = if matches!(url.scheme(), "http" | "https") {
+                FetchErrorKind::Blocked
+            } else {
+                FetchErrorKind::InvalidUrl
+            };
+            FetchError::new(kind, message)
+        })
+    }
+
+    /// Reads the body up to the cap. A feed over the cap fails (a cut feed is not a feed);
+    /// an article page is cut at the cap, since its text is near the top and what follows is
+    /// usually scripts and data.
     async fn read_body(
         &self,
         response: reqwest::Response,
         url: &Url,
-    ) -> Result<Vec<u8>, FetchError> {
+        purpose: Purpose,
+    ) -> Result<(Vec<u8>, bool), FetchError> {
+        let cut_at_cap = purpose == Purpose::Article;
         if let Some(length) = response.content_length()
             && length > self.max_body
+            && !cut_at_cap
         {
             return Err(too_large(url, self.max_body));
         }
@@ -332,11 +367,17 @@ impl Fetcher {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| classify(&e, url))?;
             if body.len() as u64 + chunk.len() as u64 > self.max_body {
-                return Err(too_large(url, self.max_body));
+                if !cut_at_cap {
+                    return Err(too_large(url, self.max_body));
+                }
+                let room = (self.max_body as usize).saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                tracing::debug!(%url, cap = self.max_body, "article page cut at the body cap");
+                return Ok((body, true));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok((body, false))
     }
 }
 
@@ -345,16 +386,6 @@ fn too_large(url: &Url, cap: u64) -> FetchError {
         FetchErrorKind::TooLarge,
         format!("{url}: body larger than the {cap}-byte cap (fetch.max_body)"),
     )
-}
-
-fn check_url(url: &Url) -> Result<(), FetchError> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(FetchError::new(
-            FetchErrorKind::InvalidUrl,
-            format!("{url}: only http and https URLs are fetched"),
-        ));
-    }
-    Ok(())
 }
 
 fn request_headers(request: &Request<'_>, first_hop: bool) -> Result<HeaderMap, FetchError> {
@@ -405,7 +436,9 @@ fn request_headers(request: &Request<'_>, first_hop: bool) -> Result<HeaderMap, 
 fn classify(error: &reqwest::Error, url: &Url) -> FetchError {
     let chain = error_chain(error);
     let lower = chain.to_ascii_lowercase();
-    let kind = if error.is_timeout() {
+    let kind = if chain.contains(guard::BLOCKED_MARKER) {
+        FetchErrorKind::Blocked
+    } else if error.is_timeout() {
         FetchErrorKind::Timeout
     } else if lower.contains("dns")
         || lower.contains("resolve")

@@ -331,7 +331,7 @@ async fn evaluate_entry(
     was_seen: bool,
     now: Timestamp,
 ) -> EntryResult {
-    let article = article_for(feed, entry);
+    let article = article_for(pipeline, feed, entry).await;
     let author = article.byline.clone().unwrap_or_default();
     let subject = Subject {
         feed: &feed.name,
@@ -384,7 +384,19 @@ async fn evaluate_entry(
     result
 }
 
-/// The article an entry is matched on.
-fn article_for(_feed: &FeedConfig, entry: &Entry) -> Article {
-    extract::from_entry(entry, None)
+/// The article an entry is matched on: with scraping on, the page behind its link (or the
+/// feed's content, with the reason recorded, when the page cannot be used).
+async fn article_for(pipeline: &Pipeline, feed: &FeedConfig, entry: &Entry) -> Article {
+    if !feed.scrape {
+        return extract::from_entry(entry, None);
+    }
+    let config = &pipeline.config;
+    let context = extract::page::PageContext {
+        settings: &config.extract,
+        sites: &config.sites,
+        feed: Some(feed),
+        user_agent: &feed.user_agent,
+        headers: &feed.headers,
+    };
+    extract::page::fetch_article(&pipeline.fetcher, context, entry).await
 }

@@ -25,6 +25,8 @@ pub struct Resource {
     pub failures: Vec<(u16, Vec<(String, String)>)>,
     /// Permanent redirect target (answered with 301).
     pub moved_to: Option<String>,
+    /// Wait this long before answering (for timeouts).
+    pub delay: Option<std::time::Duration>,
 }
 
 /// One request the server saw.
@@ -105,6 +107,18 @@ impl TestServer {
         );
     }
 
+    /// Serves an HTML page (raw bytes, any charset) with this Content-Type.
+    pub fn set_page(&self, path: &str, body: impl Into<Vec<u8>>, content_type: &str) {
+        self.set(
+            path,
+            Resource {
+                body: body.into(),
+                content_type: content_type.into(),
+                ..Resource::default()
+            },
+        );
+    }
+
     pub fn fail_next(&self, path: &str, status: u16, headers: &[(&str, &str)], times: usize) {
         let mut state = self.state.lock().expect("lock");
         let resource = state.resources.entry(path.to_string()).or_default();
@@ -133,9 +147,19 @@ impl TestServer {
 
 async fn serve(State(state): State<Arc<Mutex<ServerState>>>, request: Request) -> Response {
     let path = request.uri().path().to_string();
+    let delay = state
+        .lock()
+        .expect("lock")
+        .resources
+        .get(&path)
+        .and_then(|r| r.delay);
+    let (request, _) = request.into_parts();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let header = |name: header::HeaderName| {
         request
-            .headers()
+            .headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
@@ -228,9 +252,19 @@ pub fn minutes_ago(minutes: i64) -> String {
     jiff::fmt::rfc2822::to_string(&at.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default()
 }
 
-/// Writes a config file into `dir` and returns its path.
+/// The `[fetch]` line that lets the tests reach their loopback servers through the
+/// private-address guard.
+pub const ALLOW_LOOPBACK: &str = "allow_private = [\"127.0.0.1/32\"]";
+
+/// Writes a config file into `dir` and returns its path. Loopback is allow-listed (the test
+/// servers live there), in the body's own `[fetch]` section when it has one.
 pub fn write_config(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
     let path = dir.join("newshound.toml");
+    let body = if body.contains("[fetch]\n") {
+        body.replacen("[fetch]\n", &format!("[fetch]\n{ALLOW_LOOPBACK}\n"), 1)
+    } else {
+        format!("{body}\n[fetch]\n{ALLOW_LOOPBACK}\n")
+    };
     std::fs::write(&path, format!("state_dir = \"state\"\n{body}")).expect("write config");
     path
 }
