@@ -13,7 +13,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::{
     Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, FeedConfig,
-    FeedDefaults, FetchSettings, FileDestination, HumanDuration, Origin, RawFeed, RuleConfig,
+    FeedDefaults, FetchSettings, FileDestination, HumanDuration, Origin, PersonConfig, RawFeed,
+    RuleConfig,
 };
 
 /// Top-level keys of the main file.
@@ -26,10 +27,11 @@ const MAIN_KEYS: &[&str] = &[
     "feeds",
     "rules",
     "destinations",
+    "people",
 ];
 
 /// Top-level keys an included file may have.
-const INCLUDED_KEYS: &[&str] = &["feeds", "rules", "destinations"];
+const INCLUDED_KEYS: &[&str] = &["feeds", "rules", "destinations", "people"];
 
 /// Loads and validates the configuration at `path` and every file it includes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -61,6 +63,7 @@ struct Loader {
     feeds: Vec<(RawFeed, Origin)>,
     rules: Vec<RuleConfig>,
     destinations: Vec<DestinationConfig>,
+    people: Vec<PersonConfig>,
 }
 
 /// The file being read, for building diagnostics.
@@ -184,6 +187,15 @@ impl Loader {
                     if let Some(mut rule) = self.deserialize::<RuleConfig>(file, item) {
                         rule.origin = origin;
                         self.rules.push(rule);
+                    }
+                }
+            }
+            "people" => {
+                for item in self.array_of_tables(file, key, value) {
+                    let origin = file.origin(item.span());
+                    if let Some(mut person) = self.deserialize::<PersonConfig>(file, item) {
+                        person.origin = origin;
+                        self.people.push(person);
                     }
                 }
             }
@@ -402,6 +414,7 @@ impl Loader {
             fetch: self.fetch.take().unwrap_or_default(),
             feeds,
             rules: self.rules,
+            people: self.people,
             destinations: self.destinations,
             sources: self.sources,
         })
@@ -579,12 +592,27 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            if rule.keywords.is_empty() {
+            if rule.keywords.is_empty() && rule.query.is_none() && rule.speakers.is_empty() {
                 let d = self.diagnostic_at(
                     &rule.origin,
                     rule.name.span(),
                     format!("rule {name:?} has nothing to match"),
-                    Some("add `keywords = [\"...\"]`".into()),
+                    Some(
+                        "add `keywords = [\"...\"]`, `query = '...'` or `speakers = [\"role:...\"]`"
+                            .into(),
+                    ),
+                );
+                self.diagnostics.push(d);
+            }
+            if let (Some(says), true) = (&rule.says, rule.speakers.is_empty()) {
+                let d = self.diagnostic_at(
+                    &rule.origin,
+                    says.span(),
+                    format!("rule {name:?} has `says` but no `speakers`"),
+                    Some(
+                        "`says` is matched on the statements of the rule's speakers: add e.g. `speakers = [\"role:NATO Secretary General\"]`, or use `query` to match the whole article"
+                            .into(),
+                    ),
                 );
                 self.diagnostics.push(d);
             }
