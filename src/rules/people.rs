@@ -64,6 +64,8 @@ impl Holding {
 pub struct Role {
     /// The title as first written.
     pub title: String,
+    /// Every alias (folded, `*` after prefix words), for matching role follow-ups.
+    pub aliases: Vec<String>,
     /// Holders: person index and term.
     pub holders: Vec<(usize, Holding)>,
 }
@@ -277,6 +279,7 @@ impl Registry {
             *role_by_name.entry(key).or_insert_with(|| {
                 roles.push(Role {
                     title: title.trim().to_string(),
+                    aliases: Vec::new(),
                     holders: Vec::new(),
                 });
                 roles.len() - 1
@@ -428,9 +431,9 @@ impl Registry {
         for (id, what) in named_vec.iter().enumerate() {
             for w in what {
                 if let Named::Role(r) = w {
-                    role_lookup
-                        .entry(matcher.pattern(id as PatternId).display())
-                        .or_insert(*r);
+                    let display = matcher.pattern(id as PatternId).display();
+                    roles[*r].aliases.push(display.clone());
+                    role_lookup.entry(display).or_insert(*r);
                 }
             }
         }

@@ -243,6 +243,16 @@ impl<'a> Attributor<'a> {
     /// Negated, modal or passive cues are not statements ("was asked", "did not say").
     fn blocked(&self, k: usize, s: usize) -> bool {
         let tokens = self.tokens();
+        // Plural verbs ("заявили", "сказали") have collective or joint subjects.
+        let word = tokens[k].text.as_str();
+        if word.ends_with("ли")
+            && word
+                .chars()
+                .next()
+                .is_some_and(|c| ('а'..='я').contains(&c))
+        {
+            return true;
+        }
         let previous = |back: usize| {
             k.checked_sub(back)
                 .filter(|i| *i >= s)
@@ -325,10 +335,35 @@ impl<'a> Attributor<'a> {
                     || is_dash(&tokens[k - 1].text)
                     || self.quote_ending_before(k, s).is_some();
                 let speaker = match before {
-                    Some(speaker) => speaker,
-                    None if inverted_ok => self.speaker_after(cue_end, e, false)?,
-                    None => return None,
-                };
+                    Some(speaker) => Some(speaker),
+                    None if inverted_ok => self.speaker_after(cue_end, e, false),
+                    None => None,
+                }
+                .or_else(|| self.sentence_subject(k, s, e))?;
+                // "Про це він написав", "Об этом он сообщил", "This he said": the content
+                // is the sentence before, unless it already was someone's statement.
+                let words: Vec<&str> = tokens[s..k].iter().map(|t| t.text.as_str()).collect();
+                let refers_back = matches!(
+                    words.as_slice(),
+                    ["про", "це", ..]
+                        | ["об", "этом", ..]
+                        | ["this", ..]
+                        | ["це", ..]
+                        | ["это", ..]
+                ) && k - s <= 5;
+                if refers_back {
+                    let previous = index.checked_sub(1)?;
+                    if self.used_sentence[previous]
+                        || self.drafts.iter().any(|d| d.sentence == previous)
+                    {
+                        return None;
+                    }
+                    let range = self.a.sentences[previous].tokens.clone();
+                    let pieces: Vec<Range<usize>> =
+                        self.clause(range.start, range.end).into_iter().collect();
+                    self.used_sentence[previous] = true;
+                    return self.draft(index, speaker, pieces, false);
+                }
                 let subject_form = self.doc[self.span_of(&speaker.tokens)].to_string();
                 if !speaker.tokens.is_empty()
                     && self.people.mention_at(speaker.tokens.start).is_some()
@@ -398,10 +433,15 @@ impl<'a> Attributor<'a> {
             }
             return self.draft(index, speaker, pieces, true);
         }
-        // B: X said: "Quote".
-        if let Some(q) =
-            self.quote_starting_after(head_end, e, &[",", ":", "that", "що", "что", "-", "–", "—"])
-        {
+        // B: X said: "Quote". / X told journalists: "Quote".
+        let after_object = (head_end..e.min(head_end + 6))
+            .take_while(|&t| tokens[t].quote.is_none() && self.cue_at(t, e).is_none())
+            .find(|&t| matches!(tokens[t].text.as_str(), ":" | ","))
+            .filter(|&t| tokens[head_end..t].iter().all(|x| x.word));
+        let adjacent = self
+            .quote_starting_after(head_end, e, &[",", ":", "that", "що", "что", "-", "–", "—"])
+            .or_else(|| after_object.and_then(|t| self.quote_starting_after(t, e, &[",", ":"])));
+        if let Some(q) = adjacent {
             let quote = &self.a.quotes[q];
             let rest_words = tokens[head_end..e]
                 .iter()
@@ -415,16 +455,18 @@ impl<'a> Attributor<'a> {
                 return self.draft(index, speaker, vec![quote.inner.clone()], true);
             }
         }
-        // C: "Content, X said." / "Content, – заявив X."
-        let at_end = self.words_in(head_end..e) <= 6
-            && !tokens[head_end..e]
-                .iter()
-                .any(|t| THAT.contains(&t.text.as_str()))
-            && head_start > s;
-        if at_end {
+        // C: "Content, X said." / "Content, – заявив X на брифінгу."
+        let no_clause_after = !tokens[head_end..e]
+            .iter()
+            .any(|t| THAT.contains(&t.text.as_str()) || t.text == ":");
+        let circumstance = tokens
+            .get(head_end)
+            .is_some_and(|t| PREPOSITIONS.contains(&t.text.as_str()));
+        if head_start > s && no_clause_after {
             let separator = &tokens[head_start - 1];
             let dash = is_dash(&separator.text);
-            if separator.text == "," || dash {
+            let short = self.words_in(head_end..e) <= 6 || circumstance;
+            if (separator.text == "," && short) || dash {
                 let mut end = head_start - 1;
                 if dash && end > s && tokens[end - 1].text == "," {
                     end -= 1;
@@ -440,7 +482,8 @@ impl<'a> Attributor<'a> {
                             true,
                         );
                     }
-                    let direct = dash && tokens[s].capitalized;
+                    let first_word = self.skip_punct(s, end);
+                    let direct = dash && tokens.get(first_word).is_some_and(|t| t.capitalized);
                     return self.draft(index, speaker, vec![piece], direct);
                 }
             }
@@ -575,7 +618,11 @@ impl<'a> Attributor<'a> {
                     .count();
                 return (words >= 2).then_some(q);
             }
-            if t.word || !(matches!(t.text.as_str(), "," | ":") || is_dash(&t.text)) {
+            // Titles between the quotation and the name ("…," German Chancellor Olaf Scholz said).
+            let title_like = t.word
+                && at - j < 5
+                && (t.text == "the" || t.capitalized || is_title_word(&t.text));
+            if !(title_like || matches!(t.text.as_str(), "," | ":") || is_dash(&t.text)) {
                 return None;
             }
             j -= 1;
@@ -611,7 +658,7 @@ impl<'a> Attributor<'a> {
                 return None;
             }
             if let Some(m) = self.people.mention_at(j - 1) {
-                if m.tokens.end != j {
+                if m.tokens.end != j || self.inside_phrase(m.tokens.start) {
                     return None;
                 }
                 return Some(Speaker {
@@ -665,6 +712,96 @@ impl<'a> Attributor<'a> {
             j -= 1;
         }
         None
+    }
+
+    /// The subject at the start of the sentence when words come between it and the cue
+    /// ("Трамп после переговоров с Путиным заявил", "Putin, speaking first, said").
+    fn sentence_subject(&self, k: usize, s: usize, e: usize) -> Option<Speaker> {
+        let tokens = self.tokens();
+        let start = (s..k.min(s + 8)).find(|&t| {
+            self.people
+                .mention_at(t)
+                .is_some_and(|m| m.tokens.start == t)
+        })?;
+        if (s..start).any(|i| !tokens[i].word || tokens[i].quote.is_some() || self.consumed[i]) {
+            return None;
+        }
+        let mut m = self.people.mention_at(start)?.clone();
+        // "Президент США Дональд Трамп": the last of adjacent mentions.
+        while let Some(next) = self.people.mention_at(m.tokens.end)
+            && next.tokens.start == m.tokens.end
+            && next.entity == m.entity
+        {
+            m = next.clone();
+        }
+        let gap = m.tokens.end..k;
+        if gap.is_empty() || gap.len() > 12 {
+            return None;
+        }
+        let first = &tokens[gap.start];
+        let opens_phrase = PREPOSITIONS.contains(&first.text.as_str())
+            || first.text == ","
+            || matches!(
+                first.text.as_str(),
+                "with"
+                    | "from"
+                    | "при"
+                    | "после"
+                    | "після"
+                    | "выступая"
+                    | "виступаючи"
+                    | "speaking"
+            );
+        let clean = tokens[gap.clone()].iter().enumerate().all(|(i, t)| {
+            t.quote.is_none()
+                && !THAT.contains(&t.text.as_str())
+                && self.cue_at(gap.start + i, e).is_none()
+                && !matches!(t.text.as_str(), "." | ";" | "'s")
+        });
+        (opens_phrase && clean).then(|| Speaker {
+            entity: m.entity,
+            role: m.title.clone(),
+            tokens: m.tokens.clone(),
+        })
+    }
+
+    /// Whether a mention is the complement of a preposition or an institution ("В Офисе
+    /// президента назвали", "the president's office said"): not a subject.
+    fn inside_phrase(&self, start: usize) -> bool {
+        let Some(before) = start.checked_sub(1).map(|i| &self.tokens()[i]) else {
+            return false;
+        };
+        PREPOSITIONS.contains(&before.text.as_str())
+            || matches!(
+                before.text.as_str(),
+                "офис"
+                    | "офисе"
+                    | "офіс"
+                    | "офісі"
+                    | "офісу"
+                    | "офиса"
+                    | "офісом"
+                    | "офисом"
+                    | "пресс-служба"
+                    | "пресс-службе"
+                    | "пресс-службы"
+                    | "прес-служба"
+                    | "прес-службі"
+                    | "прес-служби"
+                    | "администрации"
+                    | "администрация"
+                    | "адміністрації"
+                    | "адміністрація"
+                    | "of"
+                    | "для"
+                    | "з"
+                    | "с"
+                    | "від"
+                    | "от"
+                    | "про"
+                    | "о"
+                    | "об"
+            )
     }
 
     /// The speaker after a cue (inverted order, "according to X").
@@ -936,9 +1073,31 @@ impl<'a> Attributor<'a> {
         }
     }
 
-    /// "Rutte: NATO must ..." headlines.
+    /// "Rutte: NATO must ..." and "«Quote»: що сказав X" / "«Quote» – X" headlines.
     fn title_colon(&mut self, index: usize, s: usize, e: usize) {
         let tokens = self.tokens();
+        if let Some(q) = self.a.quotes.iter().position(|q| q.open == tokens[s].start) {
+            let quote = &self.a.quotes[q];
+            let after = (s..e).find(|&t| tokens[t].start >= quote.end).unwrap_or(e);
+            let separated = tokens
+                .get(after)
+                .is_some_and(|t| t.text == ":" || t.text == "," || is_dash(&t.text));
+            let speaker = (after..e).find_map(|t| self.people.mention_at(t).cloned());
+            if separated && let Some(m) = speaker {
+                let speaker = Speaker {
+                    entity: m.entity,
+                    role: m.title.clone(),
+                    tokens: m.tokens.clone(),
+                };
+                if let Some(draft) = self.draft(index, speaker, vec![quote.inner.clone()], true) {
+                    for t in s..e {
+                        self.consumed[t] = true;
+                    }
+                    self.drafts.push(draft);
+                }
+                return;
+            }
+        }
         let Some(m) = self.people.mention_at(s).cloned() else {
             return;
         };

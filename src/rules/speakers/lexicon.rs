@@ -317,6 +317,10 @@ const SAY: &[&str] = &[
 ];
 
 const URGE: &[&str] = &[
+    "назвав",
+    "назвала",
+    "назвали",
+    "назвал",
     "urge",
     "urges",
     "urged",
@@ -761,6 +765,9 @@ pub const ROLE_NOUNS: &[(&str, &str)] = &[
     ("губернатор", "governor"),
     ("генерал", "general"),
     ("командувач", "commander"),
+    ("головнокомандувач", "commander"),
+    ("главнокомандующий", "commander"),
+    ("commander-in-chief", "commander"),
     ("командующий", "commander"),
     ("радник", "adviser"),
     ("советник", "adviser"),
@@ -779,11 +786,10 @@ pub const ROLE_NOUNS: &[(&str, &str)] = &[
 /// The role keys found in a (folded) title text: "NATO Secretary General" -> secretary.
 pub fn role_keys(title: &str) -> Vec<&'static str> {
     let mut keys = Vec::new();
+    let words: Vec<&str> = title.split(' ').collect();
     for (noun, key) in ROLE_NOUNS {
-        let found = title.split(' ').enumerate().any(|(i, _)| {
-            let rest: String = title.split(' ').skip(i).collect::<Vec<_>>().join(" ");
-            rest.starts_with(noun)
-        });
+        let noun = fold_str(noun);
+        let found = (0..words.len()).any(|i| words[i..].join(" ").starts_with(noun.as_str()));
         if found && !keys.contains(key) {
             keys.push(*key);
         }

@@ -157,11 +157,13 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
             let mut keys = Vec::new();
             if let Some(day) = day {
                 for role in registry.roles_of(p, day) {
-                    for key in role_keys(&crate::rules::normalize::fold_str(
-                        &registry.roles[role].title,
-                    )) {
-                        if !keys.contains(&key) {
-                            keys.push(key);
+                    let role = &registry.roles[role];
+                    let title = crate::rules::normalize::fold_str(&role.title);
+                    for text in std::iter::once(&title).chain(&role.aliases) {
+                        for key in role_keys(text) {
+                            if !keys.contains(&key) {
+                                keys.push(key);
+                            }
                         }
                     }
                 }
@@ -185,6 +187,16 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
         match what {
             Named::Person(p) => {
                 let entity = registry_entity(&mut people, p);
+                // A given name (and patronymic) before a surname alias: "Дмитрий Песков".
+                let mut range = range;
+                let floor = if i > 0 { accepted[i - 1].0.end } else { 0 };
+                while range.start > floor
+                    && range.start - 1 >= floor
+                    && range.len() < 3
+                    && given_name_like(doc, &tokens[range.start - 1], &tokens[range.start])
+                {
+                    range.start -= 1;
+                }
                 let title = title_before(doc, tokens, range.start);
                 add_title_keys(&mut people.entities[entity], title.as_deref());
                 push(&mut people, range, entity, title);
@@ -218,6 +230,7 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
         i += 1;
     }
 
+    registry_surnames(registry, doc, tokens, &mut people);
     unknown_names(doc, tokens, &mut people);
     people.mentions.sort_by_key(|m| m.tokens.start);
     for (index, mention) in people.mentions.iter().enumerate() {
@@ -226,6 +239,45 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
         }
     }
     people
+}
+
+/// Whether a token right before a name is part of it (a given name or patronymic).
+fn given_name_like(doc: &str, token: &Token, next: &Token) -> bool {
+    token.word
+        && token.capitalized
+        && token.paragraph == next.paragraph
+        && !is_title_word(&token.text)
+        && !is_not_a_name(&token.text)
+        && !is_acronym(doc, token)
+        && doc[token.end..next.start].chars().all(char::is_whitespace)
+}
+
+/// Surnames alone of registry people named in full elsewhere ("Johnson" after "Boris
+/// Johnson"), for people whose surname alone is not an alias.
+fn registry_surnames(registry: &Registry, doc: &str, tokens: &[Token], people: &mut People) {
+    let mut surnames: Vec<(String, usize)> = Vec::new();
+    for (index, entity) in people.entities.iter().enumerate() {
+        if let Some(p) = entity.person
+            && let Some(last) = registry.people[p].name.split_whitespace().last()
+        {
+            surnames.push((crate::rules::normalize::fold_str(last), index));
+        }
+    }
+    for (i, t) in tokens.iter().enumerate() {
+        if !t.word || !t.capitalized || is_acronym(doc, t) {
+            continue;
+        }
+        if people
+            .mentions
+            .iter()
+            .any(|m| m.tokens.start <= i && i < m.tokens.end)
+        {
+            continue;
+        }
+        if let Some((_, entity)) = surnames.iter().find(|(s, _)| *s == t.text) {
+            push(people, i..i + 1, *entity, None);
+        }
+    }
 }
 
 fn push(people: &mut People, tokens: Range<usize>, entity: usize, title: Option<String>) {
@@ -272,28 +324,58 @@ pub fn resolve_role(
 }
 
 /// Title words written right before a name ("German Chancellor", "міністр закордонних
-/// справ України"), as written.
+/// справ України"), as written; None when no title word is there.
 fn title_before(doc: &str, tokens: &[Token], start: usize) -> Option<String> {
+    let paragraph = tokens.get(start)?.paragraph;
     let mut first = start;
-    let mut j = start;
-    while j > 0 && start - j < 6 {
-        let t = &tokens[j - 1];
-        if !t.word || t.paragraph != tokens[start].paragraph {
+    let mut has_title = false;
+    while first > 0 && start - first < 7 {
+        let t = &tokens[first - 1];
+        if t.paragraph != paragraph || !(t.word || t.text == "'s") {
             break;
         }
-        if is_title_word(&t.text) {
-            first = j - 1;
-        } else if !(t.capitalized || t.text.chars().all(char::is_lowercase)) {
-            break;
-        } else if start - j > 0 && !is_title_word(&t.text) && first == j {
-            // A word between title words ("Minister of Foreign Affairs"): keep going.
-        }
-        j -= 1;
-        if first != j && first > j + 2 {
+        let english_function_word = t.text.chars().all(|c| c.is_ascii_lowercase())
+            && !is_title_word(&t.text)
+            && !matches!(t.text.as_str(), "of" | "the" | "for");
+        if english_function_word || super::lexicon::cues().contains_key(&t.text) {
             break;
         }
+        has_title |= is_title_word(&t.text);
+        first -= 1;
     }
-    (first < start).then(|| doc[tokens[first].start..tokens[start - 1].end].to_string())
+    // Start at the first title word, with the proper adjectives right before it
+    // ("German Chancellor"), not at sentence openers ("Тим часом речниця").
+    let Some(title_at) = (first..start).find(|&t| is_title_word(&tokens[t].text)) else {
+        return None;
+    };
+    let mut begin = title_at;
+    while begin > first && tokens[begin - 1].capitalized && !is_not_a_name(&tokens[begin - 1].text)
+        || begin > first
+            && matches!(
+                tokens[begin - 1].text.as_str(),
+                "german"
+                    | "ukrainian"
+                    | "russian"
+                    | "british"
+                    | "french"
+                    | "polish"
+                    | "american"
+                    | "kremlin"
+                    | "nato"
+                    | "u"
+                    | "us"
+                    | "eu"
+                    | "un"
+            )
+    {
+        begin -= 1;
+    }
+    first = begin;
+    while first < start && matches!(tokens[first].text.as_str(), "the" | "of" | "'s") {
+        first += 1;
+    }
+    (has_title && first < start)
+        .then(|| doc[tokens[first].start..tokens[start - 1].end].to_string())
 }
 
 fn is_initial(token: &Token, next: Option<&Token>) -> bool {
@@ -437,18 +519,40 @@ fn same_surname(a: &str, b: &str) -> bool {
 }
 
 fn guess_female(name: &str) -> Option<bool> {
-    let last = name.split_whitespace().last()?.to_lowercase();
+    let words: Vec<String> = name.split_whitespace().map(str::to_lowercase).collect();
+    let last = words.last()?;
     let cyrillic = last.chars().any(|c| ('а'..='я').contains(&c));
     if !cyrillic {
         return None;
     }
-    Some(
-        [
-            "ова", "ева", "єва", "іна", "ина", "ська", "цька", "ская", "цкая", "ая",
-        ]
-        .iter()
-        .any(|e| last.ends_with(e)),
-    )
+    let endings = [
+        "ова", "ева", "єва", "іна", "ина", "ська", "цька", "ская", "цкая", "ая",
+    ];
+    if endings.iter().any(|e| last.ends_with(e)) {
+        return Some(true);
+    }
+    // A given name in -а/-я is feminine (Юлія, Олена), but for a few men's names.
+    if words.len() >= 2 {
+        let given = words[0].as_str();
+        let male = [
+            "микола",
+            "ілля",
+            "илья",
+            "никита",
+            "кузьма",
+            "лука",
+            "фома",
+            "савва",
+        ];
+        if (given.ends_with('а') || given.ends_with('я')) && !male.contains(&given) {
+            return Some(true);
+        }
+    }
+    let male_endings = ["ов", "ев", "єв", "ін", "ин", "ий", "ій", "ой"];
+    if male_endings.iter().any(|e| last.ends_with(e)) {
+        return Some(false);
+    }
+    None
 }
 
 /// The nominative of a Ukrainian or Russian name in the genitive ("Олега Синєгубова" ->

@@ -82,6 +82,8 @@ enum Mark {
     RightSingle,
     /// ‚ (low single)
     LowSingle,
+    /// ' (also an apostrophe)
+    StraightSingle,
 }
 
 fn mark(c: char) -> Option<Mark> {
@@ -97,6 +99,7 @@ fn mark(c: char) -> Option<Mark> {
         '\u{2018}' => Mark::LeftSingle,
         '\u{2019}' => Mark::RightSingle,
         '\u{201A}' => Mark::LowSingle,
+        '\'' => Mark::StraightSingle,
         _ => return None,
     })
 }
@@ -114,6 +117,7 @@ fn closes(open: Mark, c: Mark) -> bool {
             | (Mark::LeftSingle, Mark::RightSingle)
             | (Mark::LowSingle, Mark::LeftSingle)
             | (Mark::LowSingle, Mark::RightSingle)
+            | (Mark::StraightSingle, Mark::StraightSingle)
             // Some outlets close a “ with another “, or a « with “ after a mistake.
             | (Mark::LeftDouble, Mark::Straight)
             | (Mark::Straight, Mark::RightDouble)
@@ -130,6 +134,7 @@ fn is_opening(m: Mark) -> bool {
             | Mark::Straight
             | Mark::LeftSingle
             | Mark::LowSingle
+            | Mark::StraightSingle
     )
 }
 
@@ -173,12 +178,17 @@ fn quotations(text: &str, paragraphs: &[Range<usize>]) -> Vec<Quote> {
             let after = chars.get(k + 1).map(|x| x.1);
             let letter = |x: Option<char>| x.is_some_and(is_word_char);
             // ’ between letters is an apostrophe (Ukraine’s, п’ять); ‘ likewise.
-            if matches!(m, Mark::RightSingle | Mark::LeftSingle) && letter(before) && letter(after)
-            {
+            let single = matches!(
+                m,
+                Mark::RightSingle | Mark::LeftSingle | Mark::StraightSingle
+            );
+            if single && letter(before) && letter(after) {
                 continue;
             }
             if let Some(&(open, open_at)) = stack.last() {
-                if closes(open, m) && !(m == Mark::RightSingle && letter(after)) {
+                let apostrophe = matches!(m, Mark::RightSingle | Mark::StraightSingle)
+                    && (letter(after) || before.is_none_or(char::is_whitespace));
+                if closes(open, m) && !apostrophe {
                     stack.pop();
                     if stack.is_empty() {
                         quotes.push(Quote {
@@ -193,7 +203,9 @@ fn quotations(text: &str, paragraphs: &[Range<usize>]) -> Vec<Quote> {
             if is_opening(m) && stack.len() < 3 {
                 // An opening mark is followed by text, not by a space.
                 let opens = !(after.is_none_or(char::is_whitespace)
-                    || matches!(m, Mark::LeftSingle | Mark::Straight) && letter(before));
+                    || matches!(m, Mark::LeftSingle | Mark::Straight | Mark::StraightSingle)
+                        && letter(before)
+                    || m == Mark::StraightSingle && !after.is_some_and(char::is_alphanumeric));
                 if opens {
                     stack.push((m, at));
                 }
