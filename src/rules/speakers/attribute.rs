@@ -76,6 +76,17 @@ const CONNECTIVES: &[&str] = &[
 const THAT: &[&str] = &["that", "що", "что", "how", "як", "как", "чтобы", "щоб"];
 
 const PREPOSITIONS: &[&str] = &[
+    "по",
+    "за",
+    "із",
+    "з",
+    "с",
+    "перед",
+    "following",
+    "from",
+    "with",
+    "addressing",
+    "writing",
     "in",
     "on",
     "at",
@@ -327,9 +338,22 @@ impl<'a> Attributor<'a> {
                 self.used_sentence[previous] = true;
                 self.draft(index, speaker, pieces, false)
             }
-            CueClass::Say | CueClass::Urge => {
+            CueClass::Say | CueClass::Urge | CueClass::Opinion => {
+                // "Про це він написав", "Об этом же рассказал X", "This he said": the
+                // content is the sentence before.
+                let words: Vec<&str> = tokens[s..k].iter().map(|t| t.text.as_str()).collect();
+                let refers_back = matches!(
+                    words.as_slice(),
+                    ["про", "це", ..]
+                        | ["об", "этом", ..]
+                        | ["this", ..]
+                        | ["це", ..]
+                        | ["это", ..]
+                ) && k - s <= 5
+                    && class != CueClass::Opinion;
                 let before = self.subject_before(k, s);
-                let inverted_ok = k == s
+                let inverted_ok = refers_back
+                    || k == s
                     || tokens[k - 1].quote.is_some()
                     || matches!(tokens[k - 1].text.as_str(), "," | ":" | "as" | "як" | "как")
                     || is_dash(&tokens[k - 1].text)
@@ -340,23 +364,19 @@ impl<'a> Attributor<'a> {
                     None => None,
                 }
                 .or_else(|| self.sentence_subject(k, s, e))?;
-                // "Про це він написав", "Об этом он сообщил", "This he said": the content
-                // is the sentence before, unless it already was someone's statement.
-                let words: Vec<&str> = tokens[s..k].iter().map(|t| t.text.as_str()).collect();
-                let refers_back = matches!(
-                    words.as_slice(),
-                    ["про", "це", ..]
-                        | ["об", "этом", ..]
-                        | ["this", ..]
-                        | ["це", ..]
-                        | ["это", ..]
-                ) && k - s <= 5;
                 if refers_back {
                     let previous = index.checked_sub(1)?;
-                    if self.used_sentence[previous]
-                        || self.drafts.iter().any(|d| d.sentence == previous)
-                    {
+                    if self.used_sentence[previous] {
                         return None;
+                    }
+                    // Someone else said the same: a statement of theirs too.
+                    if let Some(said) = self.drafts.iter().find(|d| d.sentence == previous) {
+                        if said.entity == speaker.entity {
+                            return None;
+                        }
+                        let (pieces, direct) =
+                            (said.pieces.clone(), said.kind == StatementKind::Direct);
+                        return self.draft(index, speaker, pieces, direct);
                     }
                     let range = self.a.sentences[previous].tokens.clone();
                     let pieces: Vec<Range<usize>> =
@@ -432,6 +452,13 @@ impl<'a> Attributor<'a> {
                 self.used_sentence[index + 1] = true;
             }
             return self.draft(index, speaker, pieces, true);
+        }
+        if class == CueClass::Opinion {
+            // Opinions attribute only what stands before them, after a dash.
+            let dash = head_start > s && is_dash(&tokens[head_start - 1].text);
+            if !dash {
+                return None;
+            }
         }
         // B: X said: "Quote". / X told journalists: "Quote".
         let after_object = (head_end..e.min(head_end + 6))
@@ -689,19 +716,29 @@ impl<'a> Attributor<'a> {
                 });
             }
             if t.text == "," {
-                // An apposition: "Mark Rutte, the NATO chief, said".
-                let comma = (j.saturating_sub(16).max(s)..j - 1)
+                // An apposition: "Mark Rutte, the NATO chief, said", "Oksana Shvets, 54,
+                // who lives nearby, said".
+                let floor = j.saturating_sub(20).max(s);
+                let commas = (floor..j - 1)
                     .rev()
-                    .find(|&c| tokens[c].text == ",")?;
-                let m = self.people.mention_at(comma.checked_sub(1)?)?;
-                if m.tokens.end != comma {
-                    return None;
+                    .filter(|&c| tokens[c].text == ",")
+                    .take(3);
+                for comma in commas {
+                    if (comma..j).any(|x| tokens[x].quote.is_some() || self.cue_at(x, j).is_some())
+                    {
+                        return None;
+                    }
+                    if let Some(m) = comma.checked_sub(1).and_then(|x| self.people.mention_at(x))
+                        && m.tokens.end == comma
+                    {
+                        return Some(Speaker {
+                            entity: m.entity,
+                            role: m.title.clone(),
+                            tokens: m.tokens.clone(),
+                        });
+                    }
                 }
-                return Some(Speaker {
-                    entity: m.entity,
-                    role: m.title.clone(),
-                    tokens: m.tokens.clone(),
-                });
+                return None;
             }
             let skippable = SKIPPABLE.contains(&t.text.as_str())
                 || (t.word && t.text.ends_with("ly") && t.text.len() > 4);
@@ -809,10 +846,26 @@ impl<'a> Attributor<'a> {
         let tokens = self.tokens();
         let mut j = from;
         let mut steps = 0;
+        let mut seen_title = false;
         while j < e && steps < 8 {
             let t = &tokens[j];
-            if t.quote.is_some() {
-                return None;
+            let quoted = t
+                .quote
+                .or_else(|| self.a.quotes.iter().position(|q| q.open == t.start));
+            if let Some(q) = quoted {
+                // A short quoted name inside a title: глава фракции «Слуга народа» X.
+                let quote = &self.a.quotes[q];
+                let words = tokens
+                    .iter()
+                    .filter(|x| x.word && x.start >= quote.inner.start && x.end <= quote.inner.end)
+                    .count();
+                if !seen_title || words > 4 {
+                    return None;
+                }
+                while j < e && tokens[j].start < quote.end {
+                    j += 1;
+                }
+                continue;
             }
             if let Some(m) = self.people.mention_at(j) {
                 let title = m.title.clone().or_else(|| {
@@ -824,10 +877,16 @@ impl<'a> Attributor<'a> {
                     tokens: m.tokens.clone(),
                 });
             }
+            // "said he." is inverted; "said she woke up" is not: she is in the content.
+            let english = matches!(t.text.as_str(), "he" | "she");
+            let ends = tokens
+                .get(j + 1)
+                .is_none_or(|n| matches!(n.text.as_str(), "." | "," | ";"));
             if matches!(
                 t.text.as_str(),
                 "he" | "she" | "він" | "вона" | "он" | "она"
-            ) {
+            ) && (!english || ends)
+            {
                 let female = pronoun(&t.text).flatten();
                 let entity = self.resolve_pronoun(female, j, self.sentence)?;
                 return Some(Speaker {
@@ -838,9 +897,15 @@ impl<'a> Attributor<'a> {
             }
             if let Some((range, key)) = self.role_noun_starting_at(j, e, oblique) {
                 // A role followed by a name: the name decides.
-                if let Some(m) =
-                    (range.end..e.min(range.end + 4)).find_map(|x| self.people.mention_at(x))
-                {
+                let name = (range.end..e.min(range.end + 8))
+                    .take_while(|&x| {
+                        tokens[x].word
+                            || tokens[x].quote.is_some()
+                            || self.is_open_mark(x)
+                            || !matches!(tokens[x].text.as_str(), "," | "." | ";" | ":")
+                    })
+                    .find_map(|x| self.people.mention_at(x));
+                if let Some(m) = name {
                     return Some(Speaker {
                         entity: m.entity,
                         role: Some(self.doc[self.text_of(range.start, range.end)].to_string()),
@@ -854,10 +919,12 @@ impl<'a> Attributor<'a> {
                     tokens: range,
                 });
             }
+            seen_title |= t.word && is_title_word(&t.text);
             let passable = t.word
                 && (is_title_word(&t.text)
                     || matches!(t.text.as_str(), "the" | "by" | "of" | "'s")
-                    || !t.capitalized);
+                    || !t.capitalized
+                    || seen_title);
             if !(passable || t.text == "'s") {
                 return None;
             }

@@ -21,6 +21,9 @@ pub enum CueClass {
     /// "Про це заявив X", "Об этом сообщил X", "This was stated by X": the content is the
     /// sentence before.
     ThisWasSaid,
+    /// A verb of opinion ("переконаний", "считает", "believes"): attributes only a
+    /// quotation or dash-separated words right before it.
+    Opinion,
 }
 
 const SAY: &[&str] = &[
@@ -145,6 +148,22 @@ const SAY: &[&str] = &[
     "asserts",
     "asserted",
     "hinted",
+    "cautioned",
+    "cautions",
+    "conceded",
+    "lamented",
+    "quipped",
+    "joked",
+    "recounted",
+    "boasted",
+    "alleged",
+    "retorted",
+    "countered",
+    "elaborated",
+    "contended",
+    "reasoned",
+    "wondered",
+    "summed up",
     "reported",
     "continued",
     "indicated",
@@ -402,6 +421,24 @@ const URGE: &[&str] = &[
     "анонсировал",
 ];
 
+const OPINION: &[&str] = &[
+    "переконаний",
+    "переконана",
+    "впевнений",
+    "впевнена",
+    "упевнений",
+    "упевнена",
+    "вважає",
+    "считает",
+    "уверен",
+    "уверена",
+    "убежден",
+    "убеждена",
+    "убеждён",
+    "believes",
+    "thinks",
+];
+
 const ACCORDING: &[&str] = &[
     "according to",
     "in the words of",
@@ -525,7 +562,8 @@ pub fn cues() -> &'static HashMap<String, Vec<Cue>> {
     static CUES: OnceLock<HashMap<String, Vec<Cue>>> = OnceLock::new();
     CUES.get_or_init(|| {
         let mut map: HashMap<String, Vec<Cue>> = HashMap::new();
-        let lists: [(&[&str], CueClass); 5] = [
+        let lists: [(&[&str], CueClass); 6] = [
+            (OPINION, CueClass::Opinion),
             (SAY, CueClass::Say),
             (URGE, CueClass::Urge),
             (ACCORDING, CueClass::According),
