@@ -191,7 +191,6 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
                 let mut range = range;
                 let floor = if i > 0 { accepted[i - 1].0.end } else { 0 };
                 while range.start > floor
-                    && range.start - 1 >= floor
                     && range.len() < 3
                     && given_name_like(doc, &tokens[range.start - 1], &tokens[range.start])
                 {
@@ -345,9 +344,7 @@ fn title_before(doc: &str, tokens: &[Token], start: usize) -> Option<String> {
     }
     // Start at the first title word, with the proper adjectives right before it
     // ("German Chancellor"), not at sentence openers ("Тим часом речниця").
-    let Some(title_at) = (first..start).find(|&t| is_title_word(&tokens[t].text)) else {
-        return None;
-    };
+    let title_at = (first..start).find(|&t| is_title_word(&tokens[t].text))?;
     let mut begin = title_at;
     while begin > first && tokens[begin - 1].capitalized && !is_not_a_name(&tokens[begin - 1].text)
         || begin > first
