@@ -616,6 +616,11 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
+            let source = self.sources.get(rule.origin.file.as_ref()).cloned();
+            for (span, message, help) in crate::rules::rule_syntax_errors(rule, source.as_deref()) {
+                let d = self.diagnostic_at(&rule.origin, span, message, help);
+                self.diagnostics.push(d);
+            }
             for keyword in &rule.keywords {
                 if keyword.get_ref().trim().is_empty() {
                     let d = self.diagnostic_at(

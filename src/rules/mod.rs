@@ -172,7 +172,9 @@ impl RuleSet {
             Ok(registry) => Some(Arc::new(registry)),
             Err(found) => {
                 diagnostics.extend(found);
-                None
+                // Still check the rules' speakers against the built-in registry, so every
+                // problem is reported at once.
+                Registry::builtin().ok().map(Arc::new)
             }
         };
         let all_destinations: Vec<String> = config
@@ -480,24 +482,61 @@ impl<'s> Evaluation<'s> {
     }
 }
 
-/// Where a query string's content starts in the file, and whether offsets inside it map
-/// one to one (literal strings) or only approximately (basic strings with escapes).
-fn query_offset(config: &Config, origin: &Origin, value: &Spanned<String>) -> usize {
+/// Maps a byte offset in a string value to its byte offset in the file. Literal strings
+/// ('...', '''...''') map one to one; basic strings ("...") are walked escape by escape.
+fn value_offset(source: Option<&str>, value: &Spanned<String>, offset: usize) -> usize {
     let span = value.span();
-    let source = config.sources.get(origin.file.as_ref());
-    let opener = source
-        .and_then(|s| s.get(span.start..(span.start + 3).min(s.len())))
-        .unwrap_or("'");
-    if opener == "'''" || opener == "\"\"\"" {
-        // A newline right after the opening delimiter is not part of the value.
-        let after = span.start + 3;
-        let newline = source
-            .and_then(|s| s.get(after..after + 1))
-            .is_some_and(|c| c == "\n");
-        after + usize::from(newline)
+    let Some(source) = source else {
+        return span.start;
+    };
+    let raw = source.get(span.clone()).unwrap_or("");
+    let (delimiter, literal) = if raw.starts_with("'''") {
+        (3, true)
+    } else if raw.starts_with("\"\"\"") {
+        (3, false)
     } else {
-        span.start + 1
+        (1, raw.starts_with('\''))
+    };
+    let mut start = span.start + delimiter;
+    // A newline right after a multi-line string's opening delimiter is not part of it.
+    if delimiter == 3 && source.get(start..start + 1) == Some("\n") {
+        start += 1;
     }
+    if literal {
+        return start + offset;
+    }
+    let body = source.get(start..span.end).unwrap_or("");
+    let mut produced = 0;
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if produced >= offset {
+            return start + i;
+        }
+        if c == '\\' {
+            let escape_len = match chars.peek().map(|(_, e)| *e) {
+                Some('u') => 5,
+                Some('U') => 9,
+                _ => 1,
+            };
+            for _ in 0..escape_len {
+                chars.next();
+            }
+            // One escape produces one character; its width decides the unescaped bytes.
+            let produced_char = value
+                .get_ref()
+                .get(produced..)
+                .and_then(|v| v.chars().next())
+                .map_or(1, char::len_utf8);
+            produced += produced_char;
+        } else {
+            produced += c.len_utf8();
+        }
+    }
+    start + body.len()
+}
+
+fn source_of<'c>(config: &'c Config, origin: &Origin) -> Option<&'c str> {
+    config.sources.get(origin.file.as_ref()).map(|s| s.as_ref())
 }
 
 fn query_diagnostic(
@@ -507,15 +546,57 @@ fn query_diagnostic(
     error: QueryError,
     what: &str,
 ) -> Diagnostic {
-    let base = query_offset(config, &rule.origin, value);
-    let start = base + error.span.start;
-    let end = (base + error.span.end).min(value.span().end);
-    config.diagnostic_at(
-        &rule.origin,
+    let (span, message, help) = locate(source_of(config, &rule.origin), rule, value, error, what);
+    config.diagnostic_at(&rule.origin, span, message, help)
+}
+
+/// A query error as a file span, message and help.
+fn locate(
+    source: Option<&str>,
+    rule: &RuleConfig,
+    value: &Spanned<String>,
+    error: QueryError,
+    what: &str,
+) -> (Range<usize>, String, Option<String>) {
+    // Offsets are in the value as written; keywords are trimmed before parsing.
+    let lead = if what == "keywords" {
+        value.get_ref().len() - value.get_ref().trim_start().len()
+    } else {
+        0
+    };
+    let start = value_offset(source, value, lead + error.span.start);
+    let end = value_offset(source, value, lead + error.span.end).min(value.span().end);
+    (
         start..end.max(start + 1),
         format!("in `{what}` of rule {:?}: {}", rule.name(), error.message),
         error.help,
     )
+}
+
+/// Syntax errors in a rule's `keywords`, `query` and `says`, located in the file whose text
+/// is `source`: the configuration loader reports them with every other problem at once.
+pub fn rule_syntax_errors(
+    rule: &RuleConfig,
+    source: Option<&str>,
+) -> Vec<(Range<usize>, String, Option<String>)> {
+    let mut found = Vec::new();
+    for keyword in &rule.keywords {
+        let written = keyword.get_ref().trim();
+        if written.is_empty() {
+            continue;
+        }
+        if let Err(error) = query::parser_term_words(written) {
+            found.push(locate(source, rule, keyword, error, "keywords"));
+        }
+    }
+    for (value, what) in [(&rule.query, "query"), (&rule.says, "says")] {
+        if let Some(value) = value
+            && let Err(error) = query::parse(value.get_ref())
+        {
+            found.push(locate(source, rule, value, error, what));
+        }
+    }
+    found
 }
 
 /// Compiles a parsed query into an expression on the shared matcher.
@@ -675,13 +756,14 @@ fn compile_rule(
         match query::parser_term_words(&written) {
             Ok(words) => keywords.push((builder.add(words), written)),
             Err(error) => {
-                let base = keyword.span().start + 1;
-                problems.push(config.diagnostic_at(
-                    &rule.origin,
-                    base + error.span.start..base + error.span.end.max(error.span.start + 1),
-                    format!("in `keywords` of rule {:?}: {}", rule.name(), error.message),
-                    error.help,
-                ));
+                let (span, message, help) = locate(
+                    source_of(config, &rule.origin),
+                    rule,
+                    keyword,
+                    error,
+                    "keywords",
+                );
+                problems.push(config.diagnostic_at(&rule.origin, span, message, help));
             }
         }
     }

@@ -966,12 +966,32 @@ pub fn is_title_word(word: &str) -> bool {
     if titles.contains(word) {
         return true;
     }
-    // Inflected Cyrillic titles: міністра, президента, речника, ...
+    // Inflected Cyrillic titles: міністра, президента, голови, речника, ...
     word.chars()
         .any(|c| matches!(c, 'а'..='я' | 'і' | 'ї' | 'є' | 'ґ'))
-        && titles
-            .iter()
-            .any(|t| t.chars().count() >= 4 && word.starts_with(t.as_str()))
+        && titles.iter().any(|t| inflected_form(word, t))
+}
+
+/// Whether a folded Cyrillic word is an inflected form of `base` (голови, голові of
+/// голова; міністра of міністр): same stem, an ending of at most three letters.
+pub fn inflected_form(word: &str, base: &str) -> bool {
+    if word == base {
+        return true;
+    }
+    let count = base.chars().count();
+    let cyrillic = base
+        .chars()
+        .next()
+        .is_some_and(|c| ('а'..='я').contains(&c) || c == 'і' || c == 'є');
+    if count < 4 || !cyrillic {
+        return false;
+    }
+    let stem: String = if base.ends_with(['а', 'я', 'о', 'е', 'и', 'і', 'у', 'ю', 'ь']) {
+        base.chars().take(count - 1).collect()
+    } else {
+        base.to_string()
+    };
+    word.starts_with(stem.as_str()) && word.chars().count() <= stem.chars().count() + 3
 }
 
 /// Capitalised words that are not people: places, institutions, media, months, and the
