@@ -122,6 +122,10 @@ pub struct Scanned<'a> {
     pub texts: Vec<ScannedText<'a>>,
     /// For each pattern, a bit per text it occurs in.
     found: Vec<u8>,
+    /// For each pattern, the index in `hits` of its first hit (u32::MAX: none).
+    first: Vec<u32>,
+    /// For each hit, the index of the next hit of the same pattern (u32::MAX: none).
+    next_same: Vec<u32>,
     /// Every hit, with the index of its text.
     pub hits: Vec<(usize, Hit)>,
     /// The feed's tags, folded.
@@ -139,19 +143,33 @@ impl<'a> Scanned<'a> {
         url: Option<&str>,
     ) -> Self {
         let mut found = vec![0u8; matcher.len()];
+        let mut first = vec![u32::MAX; matcher.len()];
+        let mut last = vec![u32::MAX; matcher.len()];
+        let mut next_same: Vec<u32> = Vec::new();
         let mut hits = Vec::new();
         let mut buffer = Vec::new();
         for (index, text) in texts.iter().enumerate().take(8) {
             buffer.clear();
             matcher.scan(&text.folded.text, &mut buffer);
             for hit in &buffer {
-                found[hit.pattern as usize] |= 1 << index;
+                let p = hit.pattern as usize;
+                found[p] |= 1 << index;
+                let at = hits.len() as u32;
+                if first[p] == u32::MAX {
+                    first[p] = at;
+                } else {
+                    next_same[last[p] as usize] = at;
+                }
+                last[p] = at;
+                next_same.push(u32::MAX);
                 hits.push((index, *hit));
             }
         }
         Self {
             texts,
             found,
+            first,
+            next_same,
             hits,
             tags: tags.iter().map(|t| super::normalize::fold_str(t)).collect(),
             url: url.map(super::normalize::fold_str).unwrap_or_default(),
@@ -171,10 +189,25 @@ impl<'a> Scanned<'a> {
 
     /// The first hit of a pattern in one of `fields`.
     pub fn first_hit(&self, pattern: PatternId, fields: FieldSet) -> Option<(usize, &Hit)> {
-        self.hits
-            .iter()
-            .find(|(i, h)| h.pattern == pattern && self.texts[*i].fields.0 & fields.0 != 0)
-            .map(|(i, h)| (*i, h))
+        self.hits_of(pattern)
+            .find(|(i, _)| self.texts[*i].fields.0 & fields.0 != 0)
+    }
+
+    /// Every hit of a pattern, in text order.
+    fn hits_of(&self, pattern: PatternId) -> impl Iterator<Item = (usize, &Hit)> + '_ {
+        let mut at = self
+            .first
+            .get(pattern as usize)
+            .copied()
+            .unwrap_or(u32::MAX);
+        std::iter::from_fn(move || {
+            if at == u32::MAX {
+                return None;
+            }
+            let (text, hit) = &self.hits[at as usize];
+            at = self.next_same[at as usize];
+            Some((*text, hit))
+        })
     }
 
     /// Evaluates an expression.
@@ -216,14 +249,12 @@ impl<'a> Scanned<'a> {
         distance: u32,
     ) -> Option<(usize, Hit, Hit)> {
         let side = |side: &[(PatternId, FieldSet)]| -> Vec<(usize, Hit)> {
-            self.hits
-                .iter()
-                .filter(|(i, h)| {
-                    side.iter().any(|(p, fields)| {
-                        *p == h.pattern && self.texts[*i].fields.0 & fields.0 != 0
-                    })
+            side.iter()
+                .flat_map(|(p, fields)| {
+                    self.hits_of(*p)
+                        .filter(move |(i, _)| self.texts[*i].fields.0 & fields.0 != 0)
+                        .map(|(i, h)| (i, *h))
                 })
-                .copied()
                 .collect()
         };
         if !left.iter().any(|(p, f)| self.has(*p, *f))

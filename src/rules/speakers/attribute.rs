@@ -6,9 +6,7 @@ use std::ops::Range;
 
 use jiff::civil::Date;
 
-use super::lexicon::{
-    self, BLOCKERS, CueClass, Label, ROLE_NOUNS, SKIPPABLE, is_title_word, pronoun,
-};
+use super::lexicon::{self, CueClass, Label, ROLE_NOUNS, is_title_word, pronoun};
 use super::mentions::{self, People};
 use super::text::{self, Analysed, Token};
 use super::{Document, Statement, StatementKind};
@@ -169,6 +167,11 @@ impl<'a> Attributor<'a> {
                     return;
                 }
                 Label::Quote => {
+                    if let Some(named) =
+                        (s..after).find_map(|t| self.people.mention_at(t).map(|m| m.entity))
+                    {
+                        self.source = Some(named);
+                    }
                     self.quote_block(index, after, e);
                     return;
                 }
@@ -192,16 +195,16 @@ impl<'a> Attributor<'a> {
                 k += 1;
                 continue;
             };
-            if self.blocked(k, s) {
+            if self.blocked(k, s) || (len == 1 && self.called_without_quote(k, e)) {
                 k += len;
                 continue;
             }
             if let Some(draft) = self.attribute_cue(index, s, e, k, len, class) {
                 for piece in &draft.pieces {
-                    for (t, token) in tokens.iter().enumerate() {
-                        if token.start >= piece.start && token.end <= piece.end {
-                            self.consumed[t] = true;
-                        }
+                    let from = tokens.partition_point(|t| t.start < piece.start);
+                    let to = tokens.partition_point(|t| t.end <= piece.end);
+                    for t in from..to.max(from) {
+                        self.consumed[t] = true;
                     }
                 }
                 self.drafts.push(draft);
@@ -217,13 +220,26 @@ impl<'a> Attributor<'a> {
     /// after its colon.
     fn label_at(&self, s: usize, e: usize) -> Option<(Label, usize)> {
         let tokens = self.tokens();
+        // "Цитата:", "Пряма мова:", and "Пряма мова Зеленського:", "Quote from Rutte:".
+        let colon = (s..e.min(s + 7)).find(|&t| tokens[t].text == ":")?;
         for words in 1..=2 {
-            let colon = s + words;
-            if colon >= e || tokens[colon].text != ":" {
-                continue;
+            if s + words > colon {
+                break;
             }
-            let name: Vec<&str> = tokens[s..colon].iter().map(|t| t.text.as_str()).collect();
-            if let Some(label) = lexicon::label(&name.join(" ")) {
+            let name: Vec<&str> = tokens[s..s + words]
+                .iter()
+                .map(|t| t.text.as_str())
+                .collect();
+            let Some(label) = lexicon::label(&name.join(" ")) else {
+                continue;
+            };
+            if s + words == colon {
+                return Some((label, colon + 1));
+            }
+            // Only a quotation label may name its speaker before the colon.
+            let named =
+                (s + words..colon).find_map(|t| self.people.mention_at(t).map(|m| m.entity));
+            if label == Label::Quote && named.is_some() {
                 return Some((label, colon + 1));
             }
         }
@@ -251,6 +267,14 @@ impl<'a> Attributor<'a> {
         None
     }
 
+    /// "called" is speech only with what was said ("called it \"a disgrace\""), not
+    /// "called a meeting".
+    fn called_without_quote(&self, k: usize, e: usize) -> bool {
+        let tokens = self.tokens();
+        matches!(tokens[k].text.as_str(), "called" | "calls")
+            && !(k + 1..e.min(k + 6)).any(|t| self.is_open_mark(t))
+    }
+
     /// Negated, modal or passive cues are not statements ("was asked", "did not say").
     fn blocked(&self, k: usize, s: usize) -> bool {
         let tokens = self.tokens();
@@ -271,7 +295,7 @@ impl<'a> Attributor<'a> {
         };
         let first = previous(1);
         let second = previous(2);
-        first.is_some_and(|w| BLOCKERS.contains(&w))
+        first.is_some_and(lexicon::is_blocker)
             || (second.is_some_and(|w| matches!(w, "not" | "n't" | "never" | "не" | "ні"))
                 && first.is_some_and(|w| w != ","))
     }
@@ -474,10 +498,7 @@ impl<'a> Attributor<'a> {
                 .iter()
                 .filter(|t| t.word && t.start >= quote.end)
                 .count();
-            let quote_words = tokens
-                .iter()
-                .filter(|t| t.word && t.start >= quote.inner.start && t.end <= quote.inner.end)
-                .count();
+            let quote_words = self.quote_words(q);
             if rest_words <= 3 && quote_words >= 3 {
                 return self.draft(index, speaker, vec![quote.inner.clone()], true);
             }
@@ -489,7 +510,11 @@ impl<'a> Attributor<'a> {
         let circumstance = tokens
             .get(head_end)
             .is_some_and(|t| PREPOSITIONS.contains(&t.text.as_str()));
-        if head_start > s && no_clause_after {
+        // Not for an apposition ("The US secretary of state, Antony Blinken, called"):
+        // there the words before are the speaker's title.
+        let apposition =
+            speaker.tokens.end <= k && tokens[speaker.tokens.end..k].iter().any(|t| t.text == ",");
+        if head_start > s && no_clause_after && !apposition {
             let separator = &tokens[head_start - 1];
             let dash = is_dash(&separator.text);
             let short = self.words_in(head_end..e) <= 6 || circumstance;
@@ -521,7 +546,15 @@ impl<'a> Attributor<'a> {
             .take_while(|&t| {
                 tokens[t].quote.is_none() && !matches!(tokens[t].text.as_str(), "." | ";")
             })
-            .find(|&t| THAT.contains(&tokens[t].text.as_str()) && !self.consumed[t]);
+            .find(|&t| THAT.contains(&tokens[t].text.as_str()) && !self.consumed[t])
+            // "said X and that Y": the content starts at X.
+            .filter(|&t| {
+                t == start
+                    || !matches!(
+                        tokens[t - 1].text.as_str(),
+                        "and" | "but" | "і" | "та" | "й" | "и" | "а" | "але" | "но"
+                    )
+            });
         let found_that = that.is_some();
         if let Some(t) = that {
             start = t + 1;
@@ -563,6 +596,15 @@ impl<'a> Attributor<'a> {
             self.used_sentence[index + 1] = true;
         }
         self.draft(index, speaker, std::mem::take(&mut pieces), false)
+    }
+
+    /// Words inside a quotation.
+    fn quote_words(&self, q: usize) -> usize {
+        let quote = &self.a.quotes[q];
+        let tokens = self.tokens();
+        let from = tokens.partition_point(|t| t.start < quote.inner.start);
+        let to = tokens.partition_point(|t| t.end <= quote.inner.end);
+        tokens[from..to.max(from)].iter().filter(|t| t.word).count()
     }
 
     fn has_cue(&self, s: usize, e: usize) -> bool {
@@ -638,11 +680,7 @@ impl<'a> Attributor<'a> {
                 .iter()
                 .position(|q| q.end == t.end && q.inner.end <= t.start)
             {
-                let quote = &self.a.quotes[q];
-                let words = tokens
-                    .iter()
-                    .filter(|t| t.word && t.start >= quote.inner.start && t.end <= quote.inner.end)
-                    .count();
+                let words = self.quote_words(q);
                 return (words >= 2).then_some(q);
             }
             // Titles between the quotation and the name ("…," German Chancellor Olaf Scholz said).
@@ -718,6 +756,20 @@ impl<'a> Attributor<'a> {
             if t.text == "," {
                 // An apposition: "Mark Rutte, the NATO chief, said", "Oksana Shvets, 54,
                 // who lives nearby, said".
+                // "The US secretary of state, Antony Blinken, called ...": the name itself.
+                if let Some(m) = (j - 1)
+                    .checked_sub(1)
+                    .and_then(|x| self.people.mention_at(x))
+                    && m.tokens.end == j - 1
+                    && m.tokens.start > s
+                    && tokens[m.tokens.start - 1].text == ","
+                {
+                    return Some(Speaker {
+                        entity: m.entity,
+                        role: m.title.clone(),
+                        tokens: m.tokens.clone(),
+                    });
+                }
                 let floor = j.saturating_sub(20).max(s);
                 let commas = (floor..j - 1)
                     .rev()
@@ -740,7 +792,7 @@ impl<'a> Attributor<'a> {
                 }
                 return None;
             }
-            let skippable = SKIPPABLE.contains(&t.text.as_str())
+            let skippable = lexicon::is_skippable(&t.text)
                 || (t.word && t.text.ends_with("ly") && t.text.len() > 4);
             if !skippable || skipped >= 6 {
                 return None;
@@ -855,10 +907,7 @@ impl<'a> Attributor<'a> {
             if let Some(q) = quoted {
                 // A short quoted name inside a title: глава фракции «Слуга народа» X.
                 let quote = &self.a.quotes[q];
-                let words = tokens
-                    .iter()
-                    .filter(|x| x.word && x.start >= quote.inner.start && x.end <= quote.inner.end)
-                    .count();
+                let words = self.quote_words(q);
                 if !seen_title || words > 4 {
                     return None;
                 }
@@ -1006,12 +1055,18 @@ impl<'a> Attributor<'a> {
 
     /// The most recent person before token `at` whose titles carry a role key.
     fn resolve_role_key(&self, key: &str, at: usize) -> Option<usize> {
-        self.people
-            .mentions
-            .iter()
-            .rev()
-            .filter(|m| m.tokens.end <= at)
-            .find(|m| self.people.entities[m.entity].role_keys.contains(&key))
+        let candidates = || {
+            self.people
+                .mentions
+                .iter()
+                .rev()
+                .filter(move |m| m.tokens.end <= at)
+                .filter(|m| self.people.entities[m.entity].role_keys.contains(&key))
+        };
+        // People named as subjects first, then those in a complement ("з Трампом").
+        candidates()
+            .find(|m| !self.inside_phrase(m.tokens.start))
+            .or_else(|| candidates().next())
             .map(|m| m.entity)
             .or_else(|| {
                 // The role of the last speaker ("the minister said" after a quote of hers).
@@ -1057,7 +1112,7 @@ impl<'a> Attributor<'a> {
             .iter()
             .rev()
             .filter(|m| m.tokens.end <= at && compatible(m.entity))
-            .find(|m| tokens[m.tokens.start].quote.is_none())
+            .find(|m| tokens[m.tokens.start].quote.is_none() && !self.inside_phrase(m.tokens.start))
             .map(|m| m.entity);
         if recent.is_some() {
             return recent;
@@ -1099,10 +1154,9 @@ impl<'a> Attributor<'a> {
         if words < 2 {
             return None;
         }
-        let paragraph = self
-            .tokens()
-            .iter()
-            .find(|t| t.start >= first.start)
+        let tokens = self.tokens();
+        let paragraph = tokens
+            .get(tokens.partition_point(|t| t.start < first.start))
             .map_or(0, |t| t.paragraph);
         Some(Draft {
             entity: speaker.entity,
@@ -1168,10 +1222,20 @@ impl<'a> Attributor<'a> {
         let Some(m) = self.people.mention_at(s).cloned() else {
             return;
         };
-        if m.tokens.start != s || tokens.get(m.tokens.end).is_none_or(|t| t.text != ":") {
+        if m.tokens.start != s {
             return;
         }
-        let from = m.tokens.end + 1;
+        // "Rutte: ..." or "Рютте про переговори: «...»" (a topic, then the quotation).
+        let colon = (m.tokens.end..e.min(m.tokens.end + 7))
+            .take_while(|&t| tokens[t].quote.is_none() && self.cue_at(t, e).is_none())
+            .find(|&t| tokens[t].text == ":");
+        let Some(colon) = colon else {
+            return;
+        };
+        if colon > m.tokens.end && self.whole_quote(colon + 1, e).is_none() {
+            return;
+        }
+        let from = colon + 1;
         let content = match self.whole_quote(from, e) {
             Some(q) => self.a.quotes[q].inner.clone(),
             None => match self.clause(from, e) {

@@ -336,6 +336,8 @@ const SAY: &[&str] = &[
 ];
 
 const URGE: &[&str] = &[
+    "called",
+    "calls",
     "назвав",
     "назвала",
     "назвали",
@@ -629,6 +631,35 @@ pub const BLOCKERS: &[&str] = &[
 
 /// Words between a subject and its cue that do not break the link.
 pub const SKIPPABLE: &[&str] = &[
+    "накануне",
+    "напередодні",
+    "вчера",
+    "вчора",
+    "сегодня",
+    "сьогодні",
+    "позднее",
+    "пізніше",
+    "затем",
+    "потім",
+    "вновь",
+    "снова",
+    "знову",
+    "прямо",
+    "тут",
+    "здесь",
+    "днями",
+    "недавно",
+    "нещодавно",
+    "впервые",
+    "вперше",
+    "традиционно",
+    "традиційно",
+    "then",
+    "last",
+    "night",
+    "overnight",
+    "tonight",
+    "separately",
     "also",
     "again",
     "later",
@@ -736,11 +767,28 @@ pub const SKIPPABLE: &[&str] = &[
     "ході",
 ];
 
+fn folded_set(list: &[&str]) -> HashSet<String> {
+    list.iter().map(|w| fold_str(w)).collect()
+}
+
+/// Whether a (folded) word blocks a following cue.
+pub fn is_blocker(word: &str) -> bool {
+    static SET: OnceLock<HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| folded_set(BLOCKERS)).contains(word)
+}
+
+/// Whether a (folded) word may stand between a subject and its cue.
+pub fn is_skippable(word: &str) -> bool {
+    static SET: OnceLock<HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| folded_set(SKIPPABLE)).contains(word)
+}
+
 /// Personal pronouns that can be speakers, with the gender they refer to (true: female).
 pub fn pronoun(word: &str) -> Option<Option<bool>> {
     Some(match word {
         "he" | "він" | "он" | "його" | "его" | "him" | "his" => Some(false),
-        "she" | "вона" | "она" | "її" | "ее" | "её" | "her" => Some(true),
+        // Folded forms: її -> іі, её -> ее.
+        "she" | "вона" | "она" | "іі" | "ее" | "her" => Some(true),
         _ => return None,
     })
 }
@@ -803,6 +851,14 @@ pub const ROLE_NOUNS: &[(&str, &str)] = &[
     ("губернатор", "governor"),
     ("генерал", "general"),
     ("командувач", "commander"),
+    ("expert", "expert"),
+    ("analyst", "expert"),
+    ("експерт", "expert"),
+    ("эксперт", "expert"),
+    ("аналітик", "expert"),
+    ("аналитик", "expert"),
+    ("політолог", "expert"),
+    ("политолог", "expert"),
     ("головнокомандувач", "commander"),
     ("главнокомандующий", "commander"),
     ("commander-in-chief", "commander"),
@@ -824,10 +880,15 @@ pub const ROLE_NOUNS: &[(&str, &str)] = &[
 /// The role keys found in a (folded) title text: "NATO Secretary General" -> secretary.
 pub fn role_keys(title: &str) -> Vec<&'static str> {
     let mut keys = Vec::new();
-    let words: Vec<&str> = title.split(' ').collect();
-    for (noun, key) in ROLE_NOUNS {
-        let noun = fold_str(noun);
-        let found = (0..words.len()).any(|i| words[i..].join(" ").starts_with(noun.as_str()));
+    static NOUNS: OnceLock<Vec<(String, &'static str)>> = OnceLock::new();
+    let nouns = NOUNS.get_or_init(|| ROLE_NOUNS.iter().map(|(n, k)| (fold_str(n), *k)).collect());
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(title.match_indices(' ').map(|(i, _)| i + 1))
+        .collect();
+    for (noun, key) in nouns {
+        let found = starts
+            .iter()
+            .any(|&i| title[i..].starts_with(noun.as_str()));
         if found && !keys.contains(key) {
             keys.push(*key);
         }
@@ -840,6 +901,16 @@ pub fn is_title_word(word: &str) -> bool {
     static TITLES: OnceLock<HashSet<String>> = OnceLock::new();
     let titles = TITLES.get_or_init(|| {
         [
+            "expert",
+            "analyst",
+            "експерт",
+            "эксперт",
+            "аналітик",
+            "аналитик",
+            "політолог",
+            "политолог",
+            "військовий",
+            "военный",
             "president",
             "minister",
             "prime",
@@ -966,10 +1037,45 @@ pub fn is_title_word(word: &str) -> bool {
     if titles.contains(word) {
         return true;
     }
-    // Inflected Cyrillic titles: міністра, президента, голови, речника, ...
+    // Inflected Cyrillic titles: міністра, президента, голови, речника, ... — a stem of a
+    // title followed by at most three letters.
+    static STEMS: OnceLock<HashSet<String>> = OnceLock::new();
+    let stems = STEMS.get_or_init(|| titles.iter().filter_map(|t| cyrillic_stem(t)).collect());
+    is_cyrillic(word) && prefixes(word, 3).any(|p| stems.contains(p))
+}
+
+fn is_cyrillic(word: &str) -> bool {
     word.chars()
-        .any(|c| matches!(c, 'а'..='я' | 'і' | 'ї' | 'є' | 'ґ'))
-        && titles.iter().any(|t| inflected_form(word, t))
+        .next()
+        .is_some_and(|c| matches!(c, 'а'..='я' | 'і' | 'ї' | 'є' | 'ґ' | 'ё'))
+}
+
+/// The stem of a Cyrillic word of at least four letters (without a final vowel or soft
+/// sign), for matching its inflected forms.
+fn cyrillic_stem(base: &str) -> Option<String> {
+    let count = base.chars().count();
+    if count < 4 || !is_cyrillic(base) {
+        return None;
+    }
+    Some(
+        if base.ends_with(['а', 'я', 'о', 'е', 'и', 'і', 'у', 'ю', 'ь']) {
+            base.chars().take(count - 1).collect()
+        } else {
+            base.to_string()
+        },
+    )
+}
+
+/// The prefixes of a word that leave out at most `ending` trailing characters.
+fn prefixes(word: &str, ending: usize) -> impl Iterator<Item = &str> {
+    let ends: Vec<usize> = word
+        .char_indices()
+        .map(|(i, _)| i)
+        .skip(1)
+        .chain(std::iter::once(word.len()))
+        .collect();
+    let keep = ends.len().saturating_sub(ending.saturating_add(1));
+    ends.into_iter().skip(keep).map(move |end| &word[..end])
 }
 
 /// Whether a folded Cyrillic word is an inflected form of `base` (голови, голові of
@@ -978,18 +1084,8 @@ pub fn inflected_form(word: &str, base: &str) -> bool {
     if word == base {
         return true;
     }
-    let count = base.chars().count();
-    let cyrillic = base
-        .chars()
-        .next()
-        .is_some_and(|c| ('а'..='я').contains(&c) || c == 'і' || c == 'є');
-    if count < 4 || !cyrillic {
+    let Some(stem) = cyrillic_stem(base) else {
         return false;
-    }
-    let stem: String = if base.ends_with(['а', 'я', 'о', 'е', 'и', 'і', 'у', 'ю', 'ь']) {
-        base.chars().take(count - 1).collect()
-    } else {
-        base.to_string()
     };
     word.starts_with(stem.as_str()) && word.chars().count() <= stem.chars().count() + 3
 }
@@ -1769,18 +1865,18 @@ pub fn is_not_a_name(word: &str) -> bool {
     if words.contains(word) {
         return true;
     }
-    let cyrillic = word
-        .chars()
-        .next()
-        .is_some_and(|c| matches!(c, 'а'..='я' | 'і' | 'ї' | 'є' | 'ґ' | 'ё'));
-    cyrillic
-        && STEMS.iter().any(|s| {
-            if s.chars().count() <= 3 {
-                word == *s
-            } else {
-                word.starts_with(s)
-            }
-        })
+    if !is_cyrillic(word) {
+        return false;
+    }
+    // Short entries are whole words; longer ones are stems.
+    static SETS: OnceLock<(HashSet<String>, HashSet<String>)> = OnceLock::new();
+    let (short, stems) = SETS.get_or_init(|| {
+        let folded = STEMS.iter().map(|s| fold_str(s));
+        let (short, stems): (Vec<String>, Vec<String>) =
+            folded.partition(|s| s.chars().count() <= 3);
+        (short.into_iter().collect(), stems.into_iter().collect())
+    });
+    short.contains(word) || prefixes(word, usize::MAX).any(|p| stems.contains(p))
 }
 
 /// Particles inside names ("von der Leyen", "de Gaulle", "bin Salman").
@@ -1817,9 +1913,15 @@ pub fn is_name_particle(word: &str) -> bool {
 pub fn label(word: &str) -> Option<Label> {
     Some(match word {
         "source" | "джерело" | "источник" => Label::Source,
-        "quote" | "цитата" | "direct speech" | "пряма мова" | "прямая речь" => {
-            Label::Quote
-        }
+        "quote"
+        | "цитата"
+        | "direct speech"
+        | "пряма мова"
+        | "прямая речь"
+        | "дослівно"
+        | "quote from"
+        | "цитата з"
+        | "цитата из" => Label::Quote,
         "details" | "деталі" | "подробности" | "детали" => Label::Details,
         "background"
         | "context"

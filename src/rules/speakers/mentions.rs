@@ -254,6 +254,12 @@ fn given_name_like(doc: &str, token: &Token, next: &Token) -> bool {
 /// Surnames alone of registry people named in full elsewhere ("Johnson" after "Boris
 /// Johnson"), for people whose surname alone is not an alias.
 fn registry_surnames(registry: &Registry, doc: &str, tokens: &[Token], people: &mut People) {
+    let mut taken = vec![false; tokens.len()];
+    for m in &people.mentions {
+        for t in m.tokens.clone() {
+            taken[t] = true;
+        }
+    }
     let mut surnames: Vec<(String, usize)> = Vec::new();
     for (index, entity) in people.entities.iter().enumerate() {
         if let Some(p) = entity.person
@@ -266,11 +272,7 @@ fn registry_surnames(registry: &Registry, doc: &str, tokens: &[Token], people: &
         if !t.word || !t.capitalized || is_acronym(doc, t) {
             continue;
         }
-        if people
-            .mentions
-            .iter()
-            .any(|m| m.tokens.start <= i && i < m.tokens.end)
-        {
+        if taken[i] {
             continue;
         }
         if let Some((_, entity)) = surnames.iter().find(|(s, _)| *s == t.text) {
@@ -393,12 +395,13 @@ fn is_acronym(doc: &str, token: &Token) -> bool {
 
 /// Capitalised sequences that look like names of people.
 fn unknown_names(doc: &str, tokens: &[Token], people: &mut People) {
-    let covered = |people: &People, t: usize| {
-        people
-            .mentions
-            .iter()
-            .any(|m| m.tokens.start <= t && t < m.tokens.end)
-    };
+    let mut taken = vec![false; tokens.len()];
+    for m in &people.mentions {
+        for t in m.tokens.clone() {
+            taken[t] = true;
+        }
+    }
+    let covered = |_: &People, t: usize| taken[t];
     let mut candidates: Vec<(Range<usize>, bool)> = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
@@ -475,6 +478,13 @@ fn unknown_names(doc: &str, tokens: &[Token], people: &mut People) {
         add_title_keys(&mut people.entities[entity], title.as_deref());
         push(people, range.clone(), entity, title);
     }
+
+    for (range, _) in &candidates {
+        for t in range.clone() {
+            taken[t] = true;
+        }
+    }
+    let covered = |_: &People, t: usize| taken[t];
     // Surnames alone, of people named in full elsewhere in the article.
     for (i, t) in tokens.iter().enumerate() {
         if !t.word || !t.capitalized || covered(people, i) || is_not_a_name(&t.text) {
