@@ -5,12 +5,17 @@
 //! A pattern is a sequence of words; a word may be a prefix (`negotiat*`). The literal put
 //! into the automaton is the pattern up to (and including the stem of) its first prefix
 //! word; the rest of the pattern is verified at each hit. Hits respect word boundaries.
+//!
+//! Since every match starts where a word starts, the automaton is anchored and walked only
+//! from word starts, until it can no longer match: most words are left after a byte or two,
+//! which keeps scanning fast however many patterns there are.
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 
-use super::normalize::{end_of_word, word_ends_at, word_starts_at};
+use super::normalize::{end_of_word, is_word_char, word_ends_at};
 use super::query::WordPattern;
 
 /// Index of a pattern in a [`Matcher`].
@@ -99,38 +104,56 @@ impl MatcherBuilder {
             });
             by_literal[at].push((id as PatternId, covered));
         }
+        // A DFA has one table row per state: with thousands of patterns it grows to tens of
+        // megabytes and every step misses the cache. The contiguous NFA is compact (sparse
+        // states, a dense start state), which wins for the few bytes walked per word.
+        let total: usize = literals.iter().map(String::len).sum();
         let automaton = if literals.is_empty() {
-            None
-        } else {
-            // A DFA is the fastest to scan with; past a size it would take too much memory
-            // to build, and the contiguous NFA is nearly as fast.
-            let kind = if literals.len() <= 20_000 {
-                AhoCorasickKind::DFA
-            } else {
-                AhoCorasickKind::ContiguousNFA
-            };
-            Some(
-                AhoCorasick::builder()
+            Walker::Empty
+        } else if total <= 4 << 10 {
+            Walker::Dfa(
+                aho_corasick::dfa::Builder::new()
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(kind))
+                    .start_kind(StartKind::Anchored)
+                    .build(&literals)?,
+            )
+        } else {
+            Walker::Nfa(
+                aho_corasick::nfa::contiguous::Builder::new()
+                    .match_kind(MatchKind::Standard)
                     .build(&literals)?,
             )
         };
+        let literal_lengths = literals.iter().map(String::len).collect();
         Ok(Matcher {
             automaton,
             patterns: self.patterns,
             by_literal,
+            literal_lengths,
         })
     }
+}
+
+/// The automaton of all literals, walked from word starts.
+#[derive(Debug)]
+enum Walker {
+    /// No patterns.
+    Empty,
+    /// Anchored DFA.
+    Dfa(aho_corasick::dfa::DFA),
+    /// Contiguous NFA, for very large pattern sets.
+    Nfa(aho_corasick::nfa::contiguous::NFA),
 }
 
 /// The compiled patterns.
 #[derive(Debug)]
 pub struct Matcher {
-    automaton: Option<AhoCorasick>,
+    automaton: Walker,
     patterns: Vec<Pattern>,
     /// For each literal: the patterns starting with it, and how many of their words it covers.
     by_literal: Vec<Vec<(PatternId, usize)>>,
+    /// Byte length of each literal.
+    literal_lengths: Vec<usize>,
 }
 
 /// One occurrence of a pattern in a folded text.
@@ -160,23 +183,66 @@ impl Matcher {
         &self.patterns[id as usize]
     }
 
-    /// Every occurrence of every pattern in a folded text, in order of their ends.
+    /// Every occurrence of every pattern in a folded text, in order of their starts.
     pub fn scan(&self, folded: &str, hits: &mut Vec<Hit>) {
-        let Some(automaton) = &self.automaton else {
+        match &self.automaton {
+            Walker::Empty => {}
+            Walker::Dfa(dfa) => self.walk(dfa, folded, hits),
+            Walker::Nfa(nfa) => self.walk(nfa, folded, hits),
+        }
+    }
+
+    fn walk<A: Automaton>(&self, automaton: &A, text: &str, hits: &mut Vec<Hit>) {
+        let Ok(start_state) = automaton.start_state(Anchored::Yes) else {
             return;
         };
-        for found in automaton.find_overlapping_iter(folded) {
-            let start = found.start();
-            if !word_starts_at(folded, start) {
+        let bytes = text.as_bytes();
+        let mut previous_word = false;
+        let mut at = 0;
+        while at < bytes.len() {
+            let b = bytes[at];
+            let (word, width) = if b < 0x80 {
+                (b.is_ascii_alphanumeric() || b == b'_', 1)
+            } else {
+                let c = text[at..].chars().next().unwrap_or(' ');
+                (is_word_char(c), c.len_utf8())
+            };
+            // A match starts where no word character precedes (and never at a space).
+            let candidate = !previous_word && b != b' ';
+            previous_word = word;
+            let here = at;
+            at += width;
+            if !candidate {
                 continue;
             }
-            for &(pattern, covered) in &self.by_literal[found.pattern().as_usize()] {
-                if let Some(end) = self.verify(pattern, covered, folded, found.end()) {
-                    hits.push(Hit {
-                        pattern,
-                        start,
-                        end,
-                    });
+            let at = here;
+            let mut state = start_state;
+            for (offset, &byte) in bytes[at..].iter().enumerate() {
+                state = automaton.next_state(Anchored::Yes, state, byte);
+                if !automaton.is_special(state) {
+                    continue;
+                }
+                if automaton.is_dead(state) {
+                    break;
+                }
+                if automaton.is_match(state) {
+                    let end = at + offset + 1;
+                    for i in 0..automaton.match_len(state) {
+                        let literal = automaton.match_pattern(state, i).as_usize();
+                        // Anchored matches start here; skip shorter suffix matches.
+                        if end - self.literal_lengths[literal] != at {
+                            continue;
+                        }
+                        for &(pattern, covered) in &self.by_literal[literal] {
+                            if let Some(end) = self.verify(pattern, covered, text, end) {
+                                hits.push(Hit {
+                                    pattern,
+                                    start: at,
+                                    end,
+                                });
+                            }
+                        }
+                    }
                 }
             }
         }

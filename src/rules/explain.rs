@@ -48,6 +48,9 @@ pub(crate) fn collect_evidence(
     out: &mut Vec<Evidence>,
 ) {
     let scanned = evaluation.scanned();
+    if out.len() >= super::MAX_TERM_EVIDENCE {
+        return;
+    }
     match &expr.kind {
         ExprKind::Term { pattern, fields } => {
             if let Some(e) =

@@ -113,6 +113,9 @@ fn alerts_truncate(text: &str, max: usize) -> String {
     format!("{cut}…")
 }
 
+/// Terms quoted as evidence per rule (the rest add nothing an analyst needs).
+const MAX_TERM_EVIDENCE: usize = 5;
+
 /// A rule that fired on a subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
@@ -160,6 +163,11 @@ pub(crate) struct CompiledRule {
 pub struct RuleSet {
     pub(crate) rules: Vec<CompiledRule>,
     pub(crate) matcher: Matcher,
+    /// For each pattern, the rules that use it: only rules with a found term (or with a
+    /// regex, tag, URL or speakers-only condition) need evaluating.
+    rules_of_pattern: Vec<Vec<u32>>,
+    /// Rules that may match without any pattern found.
+    always: Vec<u32>,
     registry: Arc<Registry>,
     needs_statements: bool,
 }
@@ -214,9 +222,31 @@ impl RuleSet {
             return Err(ConfigError { diagnostics });
         };
         let needs_statements = rules.iter().any(|r| !r.speakers.is_empty());
+        let mut rules_of_pattern: Vec<Vec<u32>> = vec![Vec::new(); matcher.len()];
+        let mut always = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let mut patterns = Vec::new();
+            let mut unindexed = false;
+            patterns.extend(rule.keywords.iter().map(|(p, _)| *p));
+            if let Some(query) = &rule.query {
+                unindexed |= collect_patterns(&query.expr, &mut patterns);
+            }
+            // A rule with speakers but neither keywords nor query matches on statements.
+            unindexed |= rule.keywords.is_empty() && rule.query.is_none();
+            if unindexed {
+                always.push(index as u32);
+            }
+            patterns.sort_unstable();
+            patterns.dedup();
+            for p in patterns {
+                rules_of_pattern[p as usize].push(index as u32);
+            }
+        }
         Ok(Self {
             rules,
             matcher,
+            rules_of_pattern,
+            always,
             registry,
             needs_statements,
         })
@@ -245,9 +275,16 @@ impl RuleSet {
     /// Evaluates every rule on a subject and returns those that match.
     pub fn evaluate(&self, subject: &Subject<'_>) -> Vec<Match> {
         let evaluation = self.evaluation(subject);
-        self.rules
+        // Only rules that a found term (or an unindexed condition) can satisfy.
+        let mut candidates: Vec<u32> = self.always.clone();
+        for (_, hit) in &evaluation.scanned.hits {
+            candidates.extend_from_slice(&self.rules_of_pattern[hit.pattern as usize]);
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
             .iter()
-            .filter_map(|rule| evaluation.matches(rule))
+            .filter_map(|&index| evaluation.matches(&self.rules[index as usize]))
             .collect()
     }
 
@@ -282,6 +319,7 @@ impl RuleSet {
             scanned,
             day,
             statements: OnceCell::new(),
+            snippets: Default::default(),
         }
     }
 }
@@ -313,6 +351,8 @@ pub struct Evaluation<'s> {
     scanned: Scanned<'s>,
     day: Date,
     statements: OnceCell<(Document, Vec<Statement>)>,
+    /// Snippets already cut, by (text, hit start): rules sharing a term share its snippet.
+    snippets: std::cell::RefCell<std::collections::HashMap<(usize, usize), Arc<str>>>,
 }
 
 impl<'s> Evaluation<'s> {
@@ -341,9 +381,12 @@ impl<'s> Evaluation<'s> {
         }
         let mut evidence = Vec::new();
         if !rule.keywords.is_empty() {
+            // The first few keywords found are evidence enough.
             let found: Vec<Evidence> = rule
                 .keywords
                 .iter()
+                .filter(|(pattern, _)| self.scanned.has(*pattern, FieldSet::DEFAULT))
+                .take(MAX_TERM_EVIDENCE)
                 .filter_map(|(pattern, written)| {
                     self.term_evidence(*pattern, FieldSet::DEFAULT, written)
                 })
@@ -464,10 +507,16 @@ impl<'s> Evaluation<'s> {
     ) -> Option<Evidence> {
         let (index, hit) = self.scanned.first_hit(pattern, fields)?;
         let text = &self.scanned.texts[index];
+        let snippet = self
+            .snippets
+            .borrow_mut()
+            .entry((index, hit.start))
+            .or_insert_with(|| Arc::from(text.snippet(hit)))
+            .to_string();
         Some(Evidence::Term {
             field: text.name.to_string(),
             term: written.to_string(),
-            snippet: text.snippet(hit),
+            snippet,
         })
     }
 
@@ -597,6 +646,26 @@ pub fn rule_syntax_errors(
         }
     }
     found
+}
+
+/// Adds an expression's patterns; true when it has conditions that are not patterns (a
+/// regex, tag or URL), so the rule cannot be found through its patterns alone.
+fn collect_patterns(expr: &Expr, out: &mut Vec<compile::PatternId>) -> bool {
+    match &expr.kind {
+        ExprKind::Term { pattern, .. } => {
+            out.push(*pattern);
+            false
+        }
+        ExprKind::Regex { .. } | ExprKind::Tag(_) | ExprKind::Url(_) => true,
+        ExprKind::And(children) | ExprKind::Or(children) => children
+            .iter()
+            .fold(false, |unindexed, c| collect_patterns(c, out) | unindexed),
+        ExprKind::Not(inner) => collect_patterns(inner, out),
+        ExprKind::Near { left, right, .. } => {
+            out.extend(left.iter().chain(right).map(|(p, _)| *p));
+            false
+        }
+    }
 }
 
 /// Compiles a parsed query into an expression on the shared matcher.

@@ -236,3 +236,26 @@ says = 'peace'
     );
     Ok(())
 }
+
+#[test]
+fn rules_without_terms_are_still_evaluated() -> Result<(), Box<dyn std::error::Error>> {
+    let (rules, _dir) = rules_with(
+        r#"
+[[rules]]
+name = "official, no rumours"
+query = 'tag:official AND NOT rumour*'
+[[rules]]
+name = "regex only"
+query = '/\d+ drones/'
+[[rules]]
+name = "term"
+keywords = ["summit"]
+"#,
+    )?;
+    assert_eq!(fired(&rules, "", "Nothing to see."), ["official, no rumours"]);
+    assert_eq!(
+        fired(&rules, "", "Rumours of 40 drones at the summit."),
+        ["regex only", "term"]
+    );
+    Ok(())
+}

@@ -182,8 +182,12 @@ impl<'a> Attributor<'a> {
             return;
         }
         let before = self.drafts.len();
+        let paragraph_start = s == 0 || tokens[s - 1].paragraph != tokens[s].paragraph;
         if self.is_title_sentence(s) {
-            self.title_colon(index, s, e);
+            self.title_colon(index, s, e, false);
+        } else if paragraph_start {
+            // "Зеленський: «...»" lines in live blogs: only with a quotation after the colon.
+            self.title_colon(index, s, e, true);
         }
         let mut k = s;
         while k < e {
@@ -1195,9 +1199,10 @@ impl<'a> Attributor<'a> {
     }
 
     /// "Rutte: NATO must ..." and "«Quote»: що сказав X" / "«Quote» – X" headlines.
-    fn title_colon(&mut self, index: usize, s: usize, e: usize) {
+    fn title_colon(&mut self, index: usize, s: usize, e: usize, body: bool) {
         let tokens = self.tokens();
-        if let Some(q) = self.a.quotes.iter().position(|q| q.open == tokens[s].start) {
+        let leading_quote = self.a.quotes.iter().position(|q| q.open == tokens[s].start);
+        if let Some(q) = leading_quote.filter(|_| !body) {
             let quote = &self.a.quotes[q];
             let after = (s..e).find(|&t| tokens[t].start >= quote.end).unwrap_or(e);
             let separated = tokens
@@ -1232,7 +1237,7 @@ impl<'a> Attributor<'a> {
         let Some(colon) = colon else {
             return;
         };
-        if colon > m.tokens.end && self.whole_quote(colon + 1, e).is_none() {
+        if (colon > m.tokens.end || body) && self.whole_quote(colon + 1, e).is_none() {
             return;
         }
         let from = colon + 1;
@@ -1262,6 +1267,18 @@ impl<'a> Attributor<'a> {
         let Some(last) = self.drafts.last() else {
             return;
         };
+        // "– Text, – сказав він. – More text." : the same utterance goes on after the cue.
+        if is_dash(&tokens[s].text)
+            && last.sentence + 1 == index
+            && last.kind == StatementKind::Direct
+            && tokens[s].paragraph == last.paragraph
+            && self.words_in(s..e) >= 2
+            && let Some(piece) = self.clause(s, e)
+        {
+            let last = self.drafts.len() - 1;
+            self.drafts[last].pieces.push(piece);
+            return;
+        }
         let paragraph = tokens[s].paragraph;
         let first_of_paragraph = s == 0 || tokens[s - 1].paragraph != paragraph;
         if !first_of_paragraph
