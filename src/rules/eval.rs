@@ -143,27 +143,23 @@ impl<'a> Scanned<'a> {
         url: Option<&str>,
     ) -> Self {
         let mut found = vec![0u8; matcher.len()];
-        let mut first = vec![u32::MAX; matcher.len()];
-        let mut last = vec![u32::MAX; matcher.len()];
-        let mut next_same: Vec<u32> = Vec::new();
         let mut hits = Vec::new();
         let mut buffer = Vec::new();
         for (index, text) in texts.iter().enumerate().take(8) {
             buffer.clear();
             matcher.scan(&text.folded.text, &mut buffer);
             for hit in &buffer {
-                let p = hit.pattern as usize;
-                found[p] |= 1 << index;
-                let at = hits.len() as u32;
-                if first[p] == u32::MAX {
-                    first[p] = at;
-                } else {
-                    next_same[last[p] as usize] = at;
-                }
-                last[p] = at;
-                next_same.push(u32::MAX);
+                found[hit.pattern as usize] |= 1 << index;
                 hits.push((index, *hit));
             }
+        }
+        // Chain the hits of each pattern in text order (built back to front).
+        let mut first = vec![u32::MAX; matcher.len()];
+        let mut next_same = vec![u32::MAX; hits.len()];
+        for (at, (_, hit)) in hits.iter().enumerate().rev() {
+            let p = hit.pattern as usize;
+            next_same[at] = first[p];
+            first[p] = at as u32;
         }
         Self {
             texts,

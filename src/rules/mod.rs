@@ -880,7 +880,8 @@ fn compile_rule(
     })
 }
 
-/// About 80 characters of context each side of a match, the match marked with `[[ ]]`.
+/// About 80 characters of context each side of a match, the match marked with `[[ ]]`,
+/// whitespace runs shown as one space.
 pub fn snippet(text: &str, start: usize, end: usize) -> String {
     const CONTEXT: usize = 80;
     let from = text[..start]
@@ -894,26 +895,41 @@ pub fn snippet(text: &str, start: usize, end: usize) -> String {
         .take(CONTEXT)
         .last()
         .map_or(end, |(i, c)| end + i + c.len_utf8());
-    let clean = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    format!(
-        "{}{}[[{}]]{}{}",
-        if from > 0 { "…" } else { "" },
-        clean(&text[from..start])
-            + if text[..start].ends_with(char::is_whitespace) {
-                " "
-            } else {
-                ""
-            },
-        &text[start..end],
-        if text[end..].starts_with(char::is_whitespace) {
-            " "
-        } else {
-            ""
+    let mut out = String::with_capacity(to - from + 8);
+    if from > 0 {
+        out.push('…');
+    }
+    let push = |part: &str, out: &mut String| {
+        let mut space = false;
+        for c in part.chars() {
+            if c.is_whitespace() {
+                space = true;
+                continue;
+            }
+            if space && !out.is_empty() && !out.ends_with('…') && !out.ends_with("[[") {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
         }
-        .to_string()
-            + &clean(&text[end..to]),
-        if to < text.len() { "…" } else { "" },
-    )
+        space
+    };
+    let trailing = push(&text[from..start], &mut out);
+    if trailing {
+        out.push(' ');
+    }
+    out.push_str("[[");
+    out.push_str(&text[start..end]);
+    out.push_str("]]");
+    if text[end..].starts_with(char::is_whitespace) {
+        out.push(' ');
+    }
+    let rest = text[end..to].trim_start();
+    push(rest, &mut out);
+    if to < text.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// Byte range helper for explanations.

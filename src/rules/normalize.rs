@@ -197,15 +197,39 @@ pub fn fold(text: &str) -> Folded {
     folded
 }
 
-/// Folds a text without keeping the map (patterns, names).
+/// Folds a text without keeping the map (patterns, names, tokens), trimmed.
 pub fn fold_str(text: &str) -> String {
-    fold(text).text.trim().to_string()
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = true; // drops leading whitespace
+    for c in text.chars() {
+        fold_char(c, &mut |f| {
+            if f == ' ' {
+                if !last_space {
+                    out.push(' ');
+                }
+                last_space = true;
+            } else {
+                out.push(f);
+                last_space = false;
+            }
+        });
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
 }
 
 /// Whether `c` is part of a word (letters, digits, marks of any script).
 #[inline]
 pub fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || is_combining_mark(c)
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' | '_' => true,
+        // Cyrillic letters and marks, the common case of the texts newshound reads.
+        '\u{0400}'..='\u{0481}' | '\u{0483}'..='\u{04FF}' => true,
+        c if c.is_ascii() => false,
+        c => c.is_alphanumeric() || is_combining_mark(c),
+    }
 }
 
 /// The character before byte `at` of `text`.

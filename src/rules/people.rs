@@ -64,8 +64,11 @@ impl Holding {
 pub struct Role {
     /// The title as first written.
     pub title: String,
-    /// Every alias (folded, `*` after prefix words), for matching role follow-ups.
+    /// Every alias (folded, `*` after prefix words).
     pub aliases: Vec<String>,
+    /// The role nouns of its title and aliases ("secretary", "chief"), for resolving
+    /// follow-ups such as "the secretary general said".
+    pub keys: Vec<&'static str>,
     /// Holders: person index and term.
     pub holders: Vec<(usize, Holding)>,
 }
@@ -280,6 +283,7 @@ impl Registry {
                 roles.push(Role {
                     title: title.trim().to_string(),
                     aliases: Vec::new(),
+                    keys: Vec::new(),
                     holders: Vec::new(),
                 });
                 roles.len() - 1
@@ -434,6 +438,16 @@ impl Registry {
                     let display = matcher.pattern(id as PatternId).display();
                     roles[*r].aliases.push(display.clone());
                     role_lookup.entry(display).or_insert(*r);
+                }
+            }
+        }
+        for role in &mut roles {
+            let title = fold_str(&role.title);
+            for text in std::iter::once(&title).chain(&role.aliases) {
+                for key in crate::rules::speakers::lexicon::role_keys(text) {
+                    if !role.keys.contains(&key) {
+                        role.keys.push(key);
+                    }
                 }
             }
         }

@@ -252,7 +252,10 @@ name = "term"
 keywords = ["summit"]
 "#,
     )?;
-    assert_eq!(fired(&rules, "", "Nothing to see."), ["official, no rumours"]);
+    assert_eq!(
+        fired(&rules, "", "Nothing to see."),
+        ["official, no rumours"]
+    );
     assert_eq!(
         fired(&rules, "", "Rumours of 40 drones at the summit."),
         ["regex only", "term"]

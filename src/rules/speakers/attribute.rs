@@ -1037,21 +1037,18 @@ impl<'a> Attributor<'a> {
     ) -> Option<(Range<usize>, &'static str)> {
         let tokens = self.tokens();
         let start = if tokens[j].text == "the" { j + 1 } else { j };
-        for (noun, key) in ROLE_NOUNS {
-            let words: Vec<String> = noun.split(' ').map(fold_str).collect();
+        for (noun, key) in lexicon::role_nouns() {
+            let words: Vec<&str> = noun.split(' ').collect();
             let n = words.len();
             if start + n > e {
                 continue;
             }
-            let ok = tokens[start..start + n].iter().zip(&words).all(|(t, w)| {
-                t.text == *w
-                    || (oblique
-                        && w.chars().count() >= 4
-                        && t.text.starts_with(w.as_str())
-                        && t.text.chars().count() <= w.chars().count() + 3)
-            });
+            let ok = tokens[start..start + n]
+                .iter()
+                .zip(&words)
+                .all(|(t, w)| t.text == *w || (oblique && lexicon::inflected_form(&t.text, w)));
             if ok {
-                return Some((j..start + n, key));
+                return Some((j..start + n, *key));
             }
         }
         None

@@ -877,11 +877,16 @@ pub const ROLE_NOUNS: &[(&str, &str)] = &[
     ("политик", "politician"),
 ];
 
+/// [`ROLE_NOUNS`], folded: (words, key).
+pub fn role_nouns() -> &'static [(String, &'static str)] {
+    static NOUNS: OnceLock<Vec<(String, &'static str)>> = OnceLock::new();
+    NOUNS.get_or_init(|| ROLE_NOUNS.iter().map(|(n, k)| (fold_str(n), *k)).collect())
+}
+
 /// The role keys found in a (folded) title text: "NATO Secretary General" -> secretary.
 pub fn role_keys(title: &str) -> Vec<&'static str> {
     let mut keys = Vec::new();
-    static NOUNS: OnceLock<Vec<(String, &'static str)>> = OnceLock::new();
-    let nouns = NOUNS.get_or_init(|| ROLE_NOUNS.iter().map(|(n, k)| (fold_str(n), *k)).collect());
+    let nouns = role_nouns();
     let starts: Vec<usize> = std::iter::once(0)
         .chain(title.match_indices(' ').map(|(i, _)| i + 1))
         .collect();

@@ -157,13 +157,9 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
             let mut keys = Vec::new();
             if let Some(day) = day {
                 for role in registry.roles_of(p, day) {
-                    let role = &registry.roles[role];
-                    let title = crate::rules::normalize::fold_str(&role.title);
-                    for text in std::iter::once(&title).chain(&role.aliases) {
-                        for key in role_keys(text) {
-                            if !keys.contains(&key) {
-                                keys.push(key);
-                            }
+                    for key in &registry.roles[role].keys {
+                        if !keys.contains(key) {
+                            keys.push(*key);
                         }
                     }
                 }
