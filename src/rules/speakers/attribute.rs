@@ -518,6 +518,29 @@ impl<'a> Attributor<'a> {
         // there the words before are the speaker's title.
         let apposition =
             speaker.tokens.end <= k && tokens[speaker.tokens.end..k].iter().any(|t| t.text == ",");
+        // Nothing said after the cue: at most a few words, or a circumstance ("on May 20").
+        let ends_there = self.words_in(head_end..e) <= 3 || circumstance;
+        if apposition && no_clause_after && ends_there && speaker.tokens.start > s + 1 {
+            // "Content, the head of X, Kyrylo Budanov, said on Monday.": the content ends
+            // where the title before the name begins.
+            let comma = speaker.tokens.start - 1;
+            if tokens[comma].text == "," {
+                let title_start = (comma.saturating_sub(12).max(s)..comma)
+                    .rev()
+                    .find(|&c| tokens[c].text == ",")
+                    .filter(|&c| {
+                        tokens[c + 1..comma]
+                            .iter()
+                            .any(|t| t.text == "the" || is_title_word(&t.text))
+                    });
+                let end = title_start.unwrap_or(comma);
+                if self.words_in(s..end) >= 3
+                    && let Some(piece) = self.clause(s, end)
+                {
+                    return self.draft(index, speaker, vec![piece], false);
+                }
+            }
+        }
         if head_start > s && no_clause_after && !apposition {
             let separator = &tokens[head_start - 1];
             let dash = is_dash(&separator.text);
@@ -832,7 +855,14 @@ impl<'a> Attributor<'a> {
             return None;
         }
         let first = &tokens[gap.start];
-        let opens_phrase = PREPOSITIONS.contains(&first.text.as_str())
+        // "Зеленський виступив на конференції і закликав ...": a second predicate.
+        let coordinated = k > 0
+            && matches!(
+                tokens[k - 1].text.as_str(),
+                "and" | "і" | "та" | "й" | "и" | "а также" | "також"
+            );
+        let opens_phrase = coordinated
+            || PREPOSITIONS.contains(&first.text.as_str())
             || first.text == ","
             || matches!(
                 first.text.as_str(),
@@ -1019,7 +1049,11 @@ impl<'a> Attributor<'a> {
                 if t.text == "the" {
                     return Some((b - 1..j, key));
                 }
-                if !t.word || !(t.capitalized || is_title_word(&t.text)) {
+                // Adjectives and nouns before it: "the intelligence chief".
+                if !t.word
+                    || self.cue_at(b - 1, j).is_some()
+                    || self.people.mention_at(b - 1).is_some()
+                {
                     break;
                 }
                 b -= 1;
@@ -1056,6 +1090,14 @@ impl<'a> Attributor<'a> {
 
     /// The most recent person before token `at` whose titles carry a role key.
     fn resolve_role_key(&self, key: &str, at: usize) -> Option<usize> {
+        // "the official", "посадовець": whoever spoke last, if lately.
+        if key == "official" {
+            return self
+                .drafts
+                .last()
+                .filter(|d| self.sentence.saturating_sub(d.sentence) <= 3)
+                .map(|d| d.entity);
+        }
         let candidates = || {
             self.people
                 .mentions
@@ -1070,11 +1112,12 @@ impl<'a> Attributor<'a> {
             .or_else(|| candidates().next())
             .map(|m| m.entity)
             .or_else(|| {
-                // The role of the last speaker ("the minister said" after a quote of hers).
+                // Nobody is known with that title: a follow-up names the current speaker
+                // ("the intelligence chief said" right after his words).
                 self.drafts
                     .last()
+                    .filter(|d| self.sentence.saturating_sub(d.sentence) <= 2)
                     .map(|d| d.entity)
-                    .filter(|e| self.people.entities[*e].role_keys.contains(&key))
             })
     }
 

@@ -227,6 +227,7 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
 
     registry_surnames(registry, doc, tokens, &mut people);
     unknown_names(doc, tokens, &mut people);
+    appositive_titles(tokens, &mut people);
     people.mentions.sort_by_key(|m| m.tokens.start);
     for (index, mention) in people.mentions.iter().enumerate() {
         for t in mention.tokens.clone() {
@@ -273,6 +274,45 @@ fn registry_surnames(registry: &Registry, doc: &str, tokens: &[Token], people: &
         }
         if let Some((_, entity)) = surnames.iter().find(|(s, _)| *s == t.text) {
             push(people, i..i + 1, *entity, None);
+        }
+    }
+}
+
+/// Titles in apposition give role keys: "Kyrylo Budanov, the head of military
+/// intelligence," and "the head of military intelligence, Kyrylo Budanov,".
+fn appositive_titles(tokens: &[Token], people: &mut People) {
+    let phrase_keys = |range: std::ops::Range<usize>| -> Vec<&'static str> {
+        let text: Vec<&str> = tokens[range].iter().map(|t| t.text.as_str()).collect();
+        role_keys(&text.join(" "))
+    };
+    let mut found: Vec<(usize, Vec<&'static str>)> = Vec::new();
+    for m in &people.mentions {
+        let (start, end) = (m.tokens.start, m.tokens.end);
+        if tokens.get(end).is_some_and(|t| t.text == ",")
+            && tokens
+                .get(end + 1)
+                .is_some_and(|t| matches!(t.text.as_str(), "the" | "a" | "an"))
+        {
+            let stop = (end + 1..tokens.len().min(end + 12))
+                .find(|&t| matches!(tokens[t].text.as_str(), "," | "." | ";"))
+                .unwrap_or(end + 1);
+            found.push((m.entity, phrase_keys(end + 1..stop)));
+        }
+        if start >= 2 && tokens[start - 1].text == "," {
+            let from = (start.saturating_sub(12)..start - 1)
+                .rev()
+                .find(|&t| matches!(tokens[t].text.as_str(), "," | "." | ";"))
+                .map_or(start.saturating_sub(12), |t| t + 1);
+            if tokens[from..start - 1].iter().any(|t| t.text == "the") {
+                found.push((m.entity, phrase_keys(from..start - 1)));
+            }
+        }
+    }
+    for (entity, keys) in found {
+        for key in keys {
+            if !people.entities[entity].role_keys.contains(&key) {
+                people.entities[entity].role_keys.push(key);
+            }
         }
     }
 }
@@ -443,6 +483,11 @@ fn unknown_names(doc: &str, tokens: &[Token], people: &mut People) {
         }
         // A title right before allows a single word ("Minister Sybiha", "речник Песков").
         let titled = i > 0 && tokens[i - 1].word && is_title_word(&tokens[i - 1].text);
+        // An adjective after a title is part of an institution ("речник Повітряних сил").
+        let adjective = ["их", "ого", "ої", "ому", "ими", "ых", "ой", "ей"]
+            .iter()
+            .any(|e| tokens[i].text.ends_with(e));
+        let titled = titled && !adjective;
         if (2..=4).contains(&words) || (words == 1 && titled) {
             candidates.push((i..j, titled));
         }
