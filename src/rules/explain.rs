@@ -399,26 +399,53 @@ pub fn print_outcomes(
     writeln!(out)
 }
 
-/// The `quotes --json` document: character offsets into the analysed text.
-pub fn statements_json(
+/// The `quotes --json` document.
+#[derive(Debug, serde::Serialize)]
+pub struct StatementsJson<'a> {
+    /// Every statement, in text order.
+    pub statements: Vec<StatementJson<'a>>,
+}
+
+/// One statement of `quotes --json`: offsets are in characters of the analysed text.
+#[derive(Debug, serde::Serialize)]
+pub struct StatementJson<'a> {
+    /// Canonical name, or the name as written in its base form.
+    pub speaker: &'a str,
+    /// The role as written near the attribution.
+    pub role: Option<&'a str>,
+    /// `direct` or `reported`.
+    pub kind: &'static str,
+    /// The words.
+    pub statement: &'a str,
+    /// First character.
+    pub start: usize,
+    /// One past the last character.
+    pub end: usize,
+}
+
+/// The `quotes --json` document for the statements of a document.
+pub fn statements_json<'a>(
     document: &super::speakers::Document,
-    statements: &[super::speakers::Statement],
-) -> serde_json::Value {
+    statements: &'a [super::speakers::Statement],
+) -> StatementsJson<'a> {
     let chars = |byte: usize| {
         document.text[..byte.min(document.text.len())]
             .chars()
             .count()
     };
-    serde_json::json!({
-        "statements": statements.iter().map(|s| serde_json::json!({
-            "speaker": s.speaker,
-            "role": s.role,
-            "kind": s.kind.as_str(),
-            "statement": s.text,
-            "start": chars(s.start),
-            "end": chars(s.end),
-        })).collect::<Vec<_>>()
-    })
+    StatementsJson {
+        statements: statements
+            .iter()
+            .map(|s| StatementJson {
+                speaker: &s.speaker,
+                role: s.role.as_deref(),
+                kind: s.kind.as_str(),
+                statement: &s.text,
+                start: chars(s.start),
+                end: chars(s.end),
+            })
+            .collect(),
+    }
 }
 
 /// Prints statements for people.
