@@ -280,9 +280,29 @@ pub struct PersonRoleConfig {
     #[serde(default)]
     pub aliases: Vec<Spanned<String>>,
     /// First day in office (`YYYY-MM-DD`); open when absent.
-    pub from: Option<Spanned<String>>,
+    pub from: Option<Spanned<DateText>>,
     /// First day no longer in office (`YYYY-MM-DD`); open (still in office) when absent.
-    pub to: Option<Spanned<String>>,
+    pub to: Option<Spanned<DateText>>,
+}
+
+/// A date written as a string ("2024-10-01") or a TOML date (2024-10-01); checked later.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DateText {
+    /// `from = "2024-10-01"`
+    Text(String),
+    /// `from = 2024-10-01`
+    Toml(toml::value::Datetime),
+}
+
+impl DateText {
+    /// The date as text.
+    pub fn text(&self) -> String {
+        match self {
+            DateText::Text(text) => text.clone(),
+            DateText::Toml(date) => date.to_string(),
+        }
+    }
 }
 
 /// A destination alerts are delivered to.

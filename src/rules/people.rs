@@ -244,8 +244,8 @@ impl Registry {
                     .map(|r| HoldingDef {
                         title: r.title.get_ref().clone(),
                         aliases: r.aliases.iter().map(|a| a.get_ref().clone()).collect(),
-                        from: r.from.as_ref().map(|d| d.get_ref().clone()),
-                        to: r.to.as_ref().map(|d| d.get_ref().clone()),
+                        from: r.from.as_ref().map(|d| d.get_ref().text()),
+                        to: r.to.as_ref().map(|d| d.get_ref().text()),
                     })
                     .collect(),
             };
