@@ -39,6 +39,8 @@ pub struct Mention {
     pub entity: usize,
     /// The title or role as written right before the name, or the role alias itself.
     pub title: Option<String>,
+    /// Whether the mention is a name (not a role title standing for a person).
+    pub is_name: bool,
 }
 
 /// Everyone mentioned.
@@ -219,6 +221,9 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
                         .unwrap_or(written);
                     add_title_keys(&mut people.entities[entity], Some(written));
                     push(&mut people, range, entity, Some(written.to_string()));
+                    if let Some(last) = people.mentions.last_mut() {
+                        last.is_name = false;
+                    }
                 }
             }
         }
@@ -265,6 +270,12 @@ fn registry_surnames(registry: &Registry, doc: &str, tokens: &[Token], people: &
             surnames.push((crate::rules::normalize::fold_str(last), index));
         }
     }
+    // The surname as the article spells it ("Федоров" of "Іван Федоров"), in any case.
+    for m in &people.mentions {
+        if m.is_name && people.entities[m.entity].person.is_some() && m.tokens.len() >= 2 {
+            surnames.push((tokens[m.tokens.end - 1].text.clone(), m.entity));
+        }
+    }
     for (i, t) in tokens.iter().enumerate() {
         if !t.word || !t.capitalized || is_acronym(doc, t) {
             continue;
@@ -272,7 +283,10 @@ fn registry_surnames(registry: &Registry, doc: &str, tokens: &[Token], people: &
         if taken[i] {
             continue;
         }
-        if let Some((_, entity)) = surnames.iter().find(|(s, _)| *s == t.text) {
+        if let Some((_, entity)) = surnames
+            .iter()
+            .find(|(s, _)| *s == t.text || same_surname(s, &t.text))
+        {
             push(people, i..i + 1, *entity, None);
         }
     }
@@ -322,6 +336,7 @@ fn push(people: &mut People, tokens: Range<usize>, entity: usize, title: Option<
         tokens,
         entity,
         title,
+        is_name: true,
     });
 }
 
@@ -484,9 +499,21 @@ fn unknown_names(doc: &str, tokens: &[Token], people: &mut People) {
         // A title right before allows a single word ("Minister Sybiha", "речник Песков").
         let titled = i > 0 && tokens[i - 1].word && is_title_word(&tokens[i - 1].text);
         // An adjective after a title is part of an institution ("речник Повітряних сил").
-        let adjective = ["их", "ого", "ої", "ому", "ими", "ых", "ой", "ей"]
-            .iter()
-            .any(|e| tokens[i].text.ends_with(e));
+        // (Folded endings: ї -> і, й -> и.)
+        let adjective = [
+            "их",
+            "ого",
+            "оі",
+            "ому",
+            "ими",
+            "ых",
+            "ои",
+            "еи",
+            "ськоі",
+            "ского",
+        ]
+        .iter()
+        .any(|e| tokens[i].text.ends_with(e));
         let titled = titled && !adjective;
         if (2..=4).contains(&words) || (words == 1 && titled) {
             candidates.push((i..j, titled));
