@@ -631,6 +631,15 @@ pub const BLOCKERS: &[&str] = &[
 
 /// Words between a subject and its cue that do not break the link.
 pub const SKIPPABLE: &[&str] = &[
+    "же",
+    "ж",
+    "все",
+    "всё",
+    "таки",
+    "все-таки",
+    "всё-таки",
+    "все-таки",
+    "вже",
     "накануне",
     "напередодні",
     "вчера",
