@@ -10,7 +10,8 @@
 //! - [`compile`]: the one automaton for every term; [`eval`]: evaluating queries;
 //! - [`people`]: the registry of people and roles by date (built in + `[[people]]`);
 //! - [`speakers`]: who said what in an article (statements, direct or reported);
-//! - [`explain`]: evidence and "why not" explanations for `newshound test`.
+//! - [`explain`]: evidence and "why not" explanations for `newshound test`;
+//! - [`page`]: the one place article text is taken from a web page (extraction).
 
 pub mod compile;
 pub mod eval;
