@@ -276,6 +276,8 @@ fn registry_surnames(registry: &Registry, doc: &str, tokens: &[Token], people: &
             surnames.push((tokens[m.tokens.end - 1].text.clone(), m.entity));
         }
     }
+    surnames.sort();
+    surnames.dedup();
     for (i, t) in tokens.iter().enumerate() {
         if !t.word || !t.capitalized || is_acronym(doc, t) {
             continue;
@@ -584,13 +586,22 @@ fn same_surname(a: &str, b: &str) -> bool {
         .chars()
         .next()
         .is_some_and(|c| ('а'..='я').contains(&c) || c == 'і' || c == 'є');
-    cyrillic && short.chars().count() >= 4 && {
-        let stem: String = short
-            .chars()
-            .take(short.chars().count().saturating_sub(1).max(4))
-            .collect();
-        long.starts_with(&stem) && long.chars().count() - stem.chars().count() <= 3
+    if !cyrillic {
+        return false;
     }
+    // The shorter form without its last letter (at least four letters) starts the longer
+    // one, which has at most three letters more: Синєгубов / Синєгубова / Синєгубову.
+    let count = short.chars().count();
+    if count < 4 {
+        return false;
+    }
+    let keep = (count - 1).max(4);
+    let stem_end = short
+        .char_indices()
+        .nth(keep)
+        .map_or(short.len(), |(i, _)| i);
+    let stem = &short[..stem_end];
+    long.starts_with(stem) && long[stem.len()..].chars().count() <= 3
 }
 
 fn guess_female(name: &str) -> Option<bool> {
