@@ -15,7 +15,7 @@ use super::delivery::{self, DeliverySettings, Place, RawEmail, RawWebhook};
 use super::{
     Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, ExtractSettings,
     FeedConfig, FeedDefaults, FetchSettings, FileDestination, HttpSettings, HumanDuration, Origin,
-    RawFeed, RuleConfig, SiteConfig,
+    PersonConfig, RawFeed, RuleConfig, SiteConfig,
 };
 
 /// Top-level keys of the main file.
@@ -32,10 +32,11 @@ const MAIN_KEYS: &[&str] = &[
     "rules",
     "destinations",
     "delivery",
+    "people",
 ];
 
 /// Top-level keys an included file may have.
-const INCLUDED_KEYS: &[&str] = &["feeds", "sites", "rules", "destinations"];
+const INCLUDED_KEYS: &[&str] = &["feeds", "sites", "rules", "destinations", "people"];
 
 /// Help shown with an invalid CSS selector.
 const SELECTOR_HELP: &str = "use a CSS selector as in a browser's querySelector, e.g. \"div.article-body\" or \"#story > p\"";
@@ -79,6 +80,7 @@ struct Loader {
     delivery: Option<DeliverySettings>,
     /// Directory of the main file (where `*_file` secrets are looked up).
     main_dir: PathBuf,
+    people: Vec<PersonConfig>,
 }
 
 /// The file being read, for building diagnostics.
@@ -246,6 +248,15 @@ impl Loader {
                     if let Some(mut rule) = self.deserialize::<RuleConfig>(file, item) {
                         rule.origin = origin;
                         self.rules.push(rule);
+                    }
+                }
+            }
+            "people" => {
+                for item in self.array_of_tables(file, key, value) {
+                    let origin = file.origin(item.span());
+                    if let Some(mut person) = self.deserialize::<PersonConfig>(file, item) {
+                        person.origin = origin;
+                        self.people.push(person);
                     }
                 }
             }
@@ -493,6 +504,7 @@ impl Loader {
             http: self.http.take().unwrap_or_default(),
             feeds,
             rules: self.rules,
+            people: self.people,
             destinations: self.destinations,
             delivery: self.delivery.take().unwrap_or_default(),
             sources: self.sources,
@@ -689,13 +701,33 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            if rule.keywords.is_empty() {
+            if rule.keywords.is_empty() && rule.query.is_none() && rule.speakers.is_empty() {
                 let d = self.diagnostic_at(
                     &rule.origin,
                     rule.name.span(),
                     format!("rule {name:?} has nothing to match"),
-                    Some("add `keywords = [\"...\"]`".into()),
+                    Some(
+                        "add `keywords = [\"...\"]`, `query = '...'` or `speakers = [\"role:...\"]`"
+                            .into(),
+                    ),
                 );
+                self.diagnostics.push(d);
+            }
+            if let (Some(says), true) = (&rule.says, rule.speakers.is_empty()) {
+                let d = self.diagnostic_at(
+                    &rule.origin,
+                    says.span(),
+                    format!("rule {name:?} has `says` but no `speakers`"),
+                    Some(
+                        "`says` is matched on the statements of the rule's speakers: add e.g. `speakers = [\"role:NATO Secretary General\"]`, or use `query` to match the whole article"
+                            .into(),
+                    ),
+                );
+                self.diagnostics.push(d);
+            }
+            let source = self.sources.get(rule.origin.file.as_ref()).cloned();
+            for (span, message, help) in crate::rules::rule_syntax_errors(rule, source.as_deref()) {
+                let d = self.diagnostic_at(&rule.origin, span, message, help);
                 self.diagnostics.push(d);
             }
             for keyword in &rule.keywords {
