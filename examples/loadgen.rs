@@ -87,6 +87,10 @@ struct Options {
     /// Working directory (default: a new temporary directory, removed afterwards).
     #[arg(long)]
     workdir: Option<PathBuf>,
+    /// Run the measured newshound under this command, e.g. "heaptrack" or
+    /// "valgrind --tool=callgrind" (the figures then include the wrapper's overhead).
+    #[arg(long)]
+    wrap: Option<String>,
 }
 
 /// What the synthetic web looks like and what was requested.
@@ -636,7 +640,22 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
     let alerts_path = dir.join("state").join("alerts.jsonl");
     let watcher = AlertWatcher::start(alerts_path);
     let started = Instant::now();
-    let Ok(child) = newshound(&options.bin, &["once"], &config).spawn() else {
+    let mut measured = newshound(&options.bin, &["once"], &config);
+    if let Some(wrap) = &options.wrap {
+        let mut words = wrap.split_whitespace();
+        if let Some(program) = words.next() {
+            let mut wrapped = Command::new(program);
+            wrapped
+                .args(words)
+                .arg(&options.bin)
+                .args(["once", "--config"])
+                .arg(&config)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null());
+            measured = wrapped;
+        }
+    }
+    let Ok(child) = measured.spawn() else {
         return;
     };
     let usage = wait_with_usage(child, started);

@@ -531,8 +531,8 @@ impl Loader {
 
     fn resolve_feeds(&mut self, defaults: &FeedDefaults) -> Vec<FeedConfig> {
         let mut feeds = Vec::new();
-        let mut names: HashMap<String, String> = HashMap::new();
-        let mut urls: HashMap<String, String> = HashMap::new();
+        let mut names: HashMap<String, (Origin, std::ops::Range<usize>)> = HashMap::new();
+        let mut urls: HashMap<String, (Origin, std::ops::Range<usize>)> = HashMap::new();
         for (raw, origin) in std::mem::take(&mut self.feeds) {
             let url_span = raw.url.span();
             let url = raw.url.get_ref().trim().to_string();
@@ -573,8 +573,10 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            let here = self.place(&origin, &name_span);
-            if let Some(first) = names.insert(name.clone(), here.clone()) {
+            // Positions are rendered only for a duplicate: rendering one scans the file, and
+            // doing that for every feed made loading thousands of feeds quadratic.
+            if let Some(first) = names.insert(name.clone(), (origin.clone(), name_span.clone())) {
+                let first = self.place(&first.0, &first.1);
                 let d = self.diagnostic_at(
                     &origin,
                     name_span.clone(),
@@ -585,7 +587,8 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            if let Some(first) = urls.insert(url.clone(), self.place(&origin, &url_span)) {
+            if let Some(first) = urls.insert(url.clone(), (origin.clone(), url_span.clone())) {
+                let first = self.place(&first.0, &first.1);
                 let d = self.diagnostic_at(
                     &origin,
                     url_span.clone(),
@@ -648,12 +651,15 @@ impl Loader {
     }
 
     fn check_destinations(&mut self) {
-        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut seen: HashMap<String, (Origin, std::ops::Range<usize>)> = HashMap::new();
         let destinations = std::mem::take(&mut self.destinations);
         for destination in &destinations {
             let origin = destination.origin();
-            let here = self.place(origin, &origin.span);
-            if let Some(first) = seen.insert(destination.name().to_string(), here) {
+            if let Some(first) = seen.insert(
+                destination.name().to_string(),
+                (origin.clone(), origin.span.clone()),
+            ) {
+                let first = self.place(&first.0, &first.1);
                 let d = self.diagnostic_at(
                     origin,
                     origin.span.clone(),
@@ -670,7 +676,7 @@ impl Loader {
 
     fn check_rules(&mut self, feeds: &[FeedConfig]) {
         let rules = std::mem::take(&mut self.rules);
-        let mut names: HashMap<String, String> = HashMap::new();
+        let mut names: HashMap<String, (Origin, std::ops::Range<usize>)> = HashMap::new();
         let destination_names: Vec<String> = self
             .destinations
             .iter()
@@ -689,8 +695,10 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            let here = self.place(&rule.origin, &rule.name.span());
-            if let Some(first) = names.insert(name.to_string(), here) {
+            if let Some(first) =
+                names.insert(name.to_string(), (rule.origin.clone(), rule.name.span()))
+            {
+                let first = self.place(&first.0, &first.1);
                 let d = self.diagnostic_at(
                     &rule.origin,
                     rule.name.span(),
