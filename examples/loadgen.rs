@@ -78,6 +78,9 @@ struct Options {
     /// Duration of the publishing phase in `run` mode.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// Poll interval of every feed in `run` mode.
+    #[arg(long, default_value = "30s")]
+    interval: String,
     /// Idle phase after publishing in `run` mode, in seconds.
     #[arg(long, default_value_t = 30)]
     idle_seconds: u64,
@@ -688,7 +691,7 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
 }
 
 fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
-    let config = write_config(dir, addr, options, rules, "30s");
+    let config = write_config(dir, addr, options, rules, &options.interval);
     let alerts_path = dir.join("state").join("alerts.jsonl");
     let watcher = AlertWatcher::start(alerts_path);
     let spawned_ms = now_ms();
@@ -720,12 +723,20 @@ fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules
         std::thread::sleep(Duration::from_millis(200 + seed % 800));
     }
     // Let the last publications be picked up (one interval plus jitter).
-    std::thread::sleep(Duration::from_secs(40));
+    let interval =
+        newshound::config::parse_duration(&options.interval).unwrap_or(Duration::from_secs(30));
+    std::thread::sleep(interval.mul_f64(1.1) + Duration::from_secs(5));
     let cpu_before = process_cpu(pid);
     let idle_started = Instant::now();
     std::thread::sleep(Duration::from_secs(options.idle_seconds));
     let cpu_idle = process_cpu(pid).saturating_sub(cpu_before);
     let rss = process_rss_kib(pid);
+    println!(
+        "  RSS split: anonymous {:.1} MiB, file-backed (program text) {:.1} MiB, threads {}",
+        status_kib(pid, "RssAnon:") as f64 / 1024.0,
+        status_kib(pid, "RssFile:") as f64 / 1024.0,
+        status_kib(pid, "Threads:")
+    );
     let arrivals = watcher.finish();
     let lat = latencies(web, &arrivals);
     // SAFETY: signalling our own child.
@@ -740,8 +751,9 @@ fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules
         percentile(&lat, 0.99)
     );
     println!(
-        "idle {:.0} s (interval 30 s, so polls continue, mostly 304): cpu {:.3} s = {:.2} % of one core; RSS {:.1} MiB; total cpu {:.2} s, peak RSS {:.1} MiB",
+        "idle {:.0} s (interval {}, polls continue, mostly 304): cpu {:.3} s = {:.2} % of one core; RSS {:.1} MiB; total cpu {:.2} s, peak RSS {:.1} MiB",
         idle_started.elapsed().as_secs_f64(),
+        options.interval,
         cpu_idle.as_secs_f64(),
         100.0 * cpu_idle.as_secs_f64() / idle_started.elapsed().as_secs_f64(),
         rss as f64 / 1024.0,
@@ -782,10 +794,15 @@ fn process_cpu(pid: u32) -> Duration {
 }
 
 fn process_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A `kB` field of /proc/PID/status.
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(0)
 }
