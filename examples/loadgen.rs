@@ -87,6 +87,12 @@ struct Options {
     /// Also run rss2email (installed from PyPI into target/pydeps) on the same feeds.
     #[arg(long)]
     rss2email: bool,
+    /// Match on the feeds' own text without fetching the articles (what rss2email does).
+    #[arg(long)]
+    no_scrape: bool,
+    /// Random politeness delay before each article fetch (`[extract] jitter`).
+    #[arg(long, default_value = "500ms")]
+    article_jitter: String,
     /// Working directory (default: a new temporary directory, removed afterwards).
     #[arg(long)]
     workdir: Option<PathBuf>,
@@ -94,6 +100,10 @@ struct Options {
     /// "valgrind --tool=callgrind" (the figures then include the wrapper's overhead).
     #[arg(long)]
     wrap: Option<String>,
+    /// Run the priming run (every feed answers 200 with entries never seen) under this
+    /// command instead of the measured cycle.
+    #[arg(long)]
+    wrap_priming: Option<String>,
 }
 
 /// What the synthetic web looks like and what was requested.
@@ -204,13 +214,29 @@ impl Web {
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel><title>Outlet {feed}</title><link>http://{addr}/</link><description>Synthetic news outlet {feed}</description>\n"
         ));
         for &seq in seqs {
+            // The teaser mentions the topic of a matching article, as real teasers do, so
+            // that matching on the feed's own text (`--no-scrape`) finds the same stories.
+            let topic = self
+                .matching_term(feed, seq)
+                .map(|term| format!(" on {term}"))
+                .unwrap_or_default();
             xml.push_str(&format!(
-                "<item><title>Report {seq} from outlet {feed} on regional security</title><link>http://{addr}/article/{feed}/{seq}.html</link><guid isPermaLink=\"false\">outlet-{feed}-{seq}</guid><pubDate>{}</pubDate><description>Officials said on Monday that talks would continue; a teaser of article {seq}.</description></item>\n",
+                "<item><title>Report {seq} from outlet {feed} on regional security</title><link>http://{addr}/article/{feed}/{seq}.html</link><guid isPermaLink=\"false\">outlet-{feed}-{seq}</guid><pubDate>{}</pubDate><description>Officials said on Monday that talks{topic} would continue; a teaser of article {seq}.</description></item>\n",
                 rfc2822(self.published(feed, seq))
             ));
         }
         xml.push_str("</channel></rss>\n");
         xml
+    }
+
+    /// The rule term an article mentions, for the share of articles that match a rule.
+    fn matching_term(&self, feed: usize, seq: u64) -> Option<&str> {
+        let seed = mix((feed as u64) << 32 | seq);
+        let matching = (seed % 10_000) as f64 / 10_000.0 < self.match_share;
+        if !matching || self.rule_terms.is_empty() {
+            return None;
+        }
+        Some(&self.rule_terms[(seed as usize) % self.rule_terms.len()])
     }
 
     fn article_html(&self, feed: usize, seq: u64) -> String {
@@ -223,7 +249,7 @@ impl Web {
              <header><nav><a href=\"/\">Home</a> <a href=\"/world\">World</a> <a href=\"/politics\">Politics</a></nav></header>\
              <main><article><h1>Report {seq} from outlet {feed}</h1><p class=\"byline\">By Staff Reporter</p>"
         ));
-        let matching = (seed % 10_000) as f64 / 10_000.0 < self.match_share;
+        let term = self.matching_term(feed, seq);
         let mut paragraph = 0u64;
         while html.len() < target {
             html.push_str("<p>");
@@ -232,8 +258,7 @@ impl Web {
                 html.push_str(WORDS[pick]);
                 html.push(' ');
             }
-            if matching && paragraph == 1 && !self.rule_terms.is_empty() {
-                let term = &self.rule_terms[(seed as usize) % self.rule_terms.len()];
+            if let Some(term) = term.filter(|_| paragraph == 1) {
                 html.push_str(&format!(
                     "The spokesman mentioned {term} in the statement. "
                 ));
@@ -402,8 +427,10 @@ fn write_config(
     rules: &[Vec<String>],
     interval: &str,
 ) -> PathBuf {
+    let scrape = !options.no_scrape;
+    let jitter = &options.article_jitter;
     let mut toml = format!(
-        "state_dir = \"state\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"60s\"\nbackfill = \"24h\"\n\n[fetch]\nconcurrency = 64\nper_host = 64\nallow_private = [\"127.0.0.1/32\"]\n\n"
+        "state_dir = \"state\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"60s\"\nbackfill = \"24h\"\nscrape = {scrape}\n\n[fetch]\nconcurrency = 64\nper_host = 64\nallow_private = [\"127.0.0.1/32\"]\n\n[extract]\njitter = \"{jitter}\"\n\n"
     );
     for feed in 0..options.feeds {
         toml.push_str(&format!(
@@ -619,12 +646,29 @@ fn publish_share(web: &Web, share: f64) -> usize {
     changed
 }
 
+/// `newshound once` on `config`, run under `wrap` when given.
+fn once_command(options: &Options, config: &Path, wrap: Option<&str>) -> Command {
+    let mut words = wrap.unwrap_or_default().split_whitespace();
+    let Some(program) = words.next() else {
+        return newshound(&options.bin, &["once"], config);
+    };
+    let mut wrapped = Command::new(program);
+    wrapped
+        .args(words)
+        .arg(&options.bin)
+        .args(["once", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null());
+    wrapped
+}
+
 fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
     let config = write_config(dir, addr, options, rules, "15m");
     // Priming: every entry is older than the backfill window, so it is recorded without
     // alerting or scraping.
     let started = Instant::now();
-    let prime = newshound(&options.bin, &["once"], &config).spawn();
+    let prime = once_command(options, &config, options.wrap_priming.as_deref()).spawn();
     let Ok(prime) = prime else {
         eprintln!("cannot start {}", options.bin.display());
         return;
@@ -643,21 +687,7 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
     let alerts_path = dir.join("state").join("alerts.jsonl");
     let watcher = AlertWatcher::start(alerts_path);
     let started = Instant::now();
-    let mut measured = newshound(&options.bin, &["once"], &config);
-    if let Some(wrap) = &options.wrap {
-        let mut words = wrap.split_whitespace();
-        if let Some(program) = words.next() {
-            let mut wrapped = Command::new(program);
-            wrapped
-                .args(words)
-                .arg(&options.bin)
-                .args(["once", "--config"])
-                .arg(&config)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null());
-            measured = wrapped;
-        }
-    }
+    let mut measured = once_command(options, &config, options.wrap.as_deref());
     let Ok(child) = measured.spawn() else {
         return;
     };

@@ -313,3 +313,55 @@ fn cli_prints_json_without_panic_reports() {
         assert!(json.get(field).is_some(), "missing {field}");
     }
 }
+
+#[test]
+fn feed_level_links_and_publication_date_are_kept() {
+    let atom = br#"<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>NATO news</title>
+  <link href="https://www.nato.int/news"/>
+  <link rel="self" href="https://www.nato.int/news.atom"/>
+  <link rel="hub" href="https://hub.example/"/>
+  <published>2025-01-02T03:04:05Z</published>
+  <entry><id>a</id><title>t</title></entry>
+</feed>"#;
+    let feed = feed::parse(atom, None, None).expect("atom");
+    let links: Vec<_> = feed
+        .links
+        .iter()
+        .map(|l| (l.rel.as_deref(), l.media_type.as_deref(), l.href.as_str()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            (Some("alternate"), None, "https://www.nato.int/news"),
+            (
+                Some("self"),
+                Some("application/atom+xml"),
+                "https://www.nato.int/news.atom"
+            ),
+            (Some("hub"), None, "https://hub.example/"),
+        ]
+    );
+    assert_eq!(feed.link.as_deref(), Some("https://www.nato.int/news"));
+    assert_eq!(
+        feed.published.map(|t| t.to_string()).as_deref(),
+        Some("2025-01-02T03:04:05Z")
+    );
+
+    // RSS: the channel link (once, not the image's link) and pubDate.
+    let rss = br#"<rss version="2.0"><channel><title>EP</title>
+  <link>https://www.eurointegration.com.ua/</link>
+  <pubDate>Thu, 01 Jan 2004 19:48:21 GMT</pubDate>
+  <image><url>https://x/logo.png</url><link>https://www.eurointegration.com.ua/</link></image>
+  <item><guid>1</guid><title>t</title></item>
+</channel></rss>"#;
+    let feed = feed::parse(rss, None, None).expect("rss");
+    assert_eq!(feed.links.len(), 1, "{:?}", feed.links);
+    assert_eq!(feed.links[0].href, "https://www.eurointegration.com.ua/");
+    assert_eq!(feed.links[0].rel.as_deref(), Some("alternate"));
+    assert_eq!(
+        feed.published.map(|t| t.to_string()).as_deref(),
+        Some("2004-01-01T19:48:21Z")
+    );
+}

@@ -326,6 +326,7 @@ fn categories(cats: &[feed_rs::model::Category]) -> Vec<Category> {
         .map(|c| Category {
             term: to_plain(&c.term, Kind::Guess),
             scheme: c.scheme.clone(),
+            label: c.label.clone(),
         })
         .collect()
 }
@@ -411,8 +412,10 @@ pub fn from_feed_rs(feed: feed_rs::model::Feed) -> ParsedFeed {
             .as_ref()
             .map(|t| to_html(&t.content, kind_of(t))),
         link: main_link(&feed_links),
+        links: feed_links,
         id: Some(feed.id.clone()).filter(|s| !s.trim().is_empty()),
         updated: timestamp(feed.updated).or(timestamp(feed.published)),
+        published: timestamp(feed.published),
         authors: persons(&feed.authors),
         categories: categories(&feed.categories),
         entries,
@@ -431,7 +434,9 @@ pub fn merge(mut primary: ParsedFeed, secondary: ParsedFeed) -> ParsedFeed {
     fill(&mut primary.link, secondary.link);
     fill(&mut primary.id, secondary.id);
     fill(&mut primary.updated, secondary.updated);
+    fill(&mut primary.published, secondary.published);
     fill(&mut primary.ttl, secondary.ttl);
+    fill_vec(&mut primary.links, secondary.links);
     fill_vec(&mut primary.authors, secondary.authors);
     fill_vec(&mut primary.categories, secondary.categories);
     if primary.entries.len() == secondary.entries.len() {

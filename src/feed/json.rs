@@ -37,6 +37,20 @@ pub fn from_json(text: &str, max_entries: usize) -> Option<ParsedFeed> {
         title: string(object, "title").map(|t| to_plain(&t, Kind::Guess)),
         subtitle: string(object, "description").map(|d| to_html(&d, Kind::Plain)),
         link: string(object, "home_page_url"),
+        links: [
+            ("home_page_url", "alternate", "text/html"),
+            ("feed_url", "self", "application/feed+json"),
+        ]
+        .into_iter()
+        .filter_map(|(key, rel, media_type)| {
+            Some(Link {
+                href: string(object, key)?,
+                rel: Some(rel.to_string()),
+                media_type: Some(media_type.to_string()),
+                length: None,
+            })
+        })
+        .collect(),
         id: string(object, "feed_url"),
         authors: authors(object),
         ..ParsedFeed::default()
@@ -174,7 +188,11 @@ fn from_rss_json(channel: &Map<String, Value>, max_entries: usize) -> ParsedFeed
                 .filter_map(|c| value_text(Some(c)))
             {
                 if !categories.iter().any(|c| c.term == term) {
-                    categories.push(Category { term, scheme: None });
+                    categories.push(Category {
+                        term,
+                        scheme: None,
+                        label: None,
+                    });
                 }
             }
             Entry {
@@ -279,7 +297,11 @@ fn tags(object: &Map<String, Value>) -> Vec<Category> {
     // Bounded like the XML mapping: the de-duplication is quadratic.
     for term in terms.into_iter().filter(|t| !t.is_empty()).take(256) {
         if !categories.iter().any(|c| c.term == term) {
-            categories.push(Category { term, scheme: None });
+            categories.push(Category {
+                term,
+                scheme: None,
+                label: None,
+            });
         }
     }
     categories

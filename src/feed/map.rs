@@ -133,6 +133,15 @@ impl People {
 }
 
 fn push_category(categories: &mut Vec<Category>, term: &str, scheme: Option<&str>) {
+    push_labelled_category(categories, term, scheme, None);
+}
+
+fn push_labelled_category(
+    categories: &mut Vec<Category>,
+    term: &str,
+    scheme: Option<&str>,
+    label: Option<&str>,
+) {
     if categories.len() >= MAX_LIST {
         return;
     }
@@ -150,7 +159,14 @@ fn push_category(categories: &mut Vec<Category>, term: &str, scheme: Option<&str
     {
         return;
     }
-    categories.push(Category { term, scheme });
+    let label = label
+        .map(|l| to_plain(l, Kind::Guess))
+        .filter(|l| !l.is_empty());
+    categories.push(Category {
+        term,
+        scheme,
+        label,
+    });
 }
 
 const ITUNES_SCHEME: &str = "http://www.itunes.com/";
@@ -172,7 +188,12 @@ fn media_category(doc: &Doc, id: NodeId, categories: &mut Vec<Category>) {
     let scheme = doc
         .attr(id, "scheme")
         .unwrap_or("http://search.yahoo.com/mrss/category_schema");
-    push_category(categories, &simple_text(doc, id), Some(scheme));
+    push_labelled_category(
+        categories,
+        &simple_text(doc, id),
+        Some(scheme),
+        doc.attr(id, "label"),
+    );
 }
 
 /// Comma-separated keyword lists (`itunes:keywords`, `<tags>`, `media:keywords`).
@@ -275,10 +296,14 @@ fn atom_link(doc: &Doc, id: NodeId) -> Option<Link> {
     if href.is_empty() {
         return None;
     }
+    let rel = non_empty(doc.attr(id, "rel")).unwrap_or_else(|| "alternate".to_string());
+    // A `self` link points at the Atom document itself when it does not say otherwise.
+    let media_type = non_empty(doc.attr(id, "type"))
+        .or_else(|| (rel == "self").then(|| "application/atom+xml".to_string()));
     Some(Link {
         href,
-        rel: Some(non_empty(doc.attr(id, "rel")).unwrap_or_else(|| "alternate".to_string())),
-        media_type: non_empty(doc.attr(id, "type")),
+        rel: Some(rel),
+        media_type,
         length: length(doc.attr(id, "length")),
     })
 }
@@ -426,6 +451,7 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
     let mut title = Ranked::default();
     let mut subtitle = Ranked::default();
     let mut link = Ranked::default();
+    let mut links = Vec::new();
     let mut id = Ranked::default();
     let mut updated = Ranked::default();
     let mut published = Ranked::default();
@@ -462,14 +488,27 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
             (_, "link") if core => {
                 let href = simple_text(doc, child);
                 if !href.is_empty() {
-                    link.offer_first(0, doc.resolve_href(child, &href));
+                    let href = doc.resolve_href(child, &href);
+                    if !links
+                        .iter()
+                        .any(|l: &Link| l.href == href && is_alternate(l))
+                    {
+                        links.push(Link {
+                            href: href.clone(),
+                            rel: Some("alternate".to_string()),
+                            media_type: Some("text/html".to_string()),
+                            length: None,
+                        });
+                    }
+                    link.offer_first(0, href);
                 }
             }
             (Ns::Atom10, "link") => {
-                if let Some(l) = atom_link(doc, child)
-                    && is_alternate(&l)
-                {
-                    link.offer_first(1, l.href);
+                if let Some(l) = atom_link(doc, child) {
+                    if is_alternate(&l) {
+                        link.offer_first(1, l.href.clone());
+                    }
+                    links.push(l);
                 }
             }
             (Ns::Atom10, "id") | (Ns::Dc, "identifier") => {
@@ -523,8 +562,10 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
     feed.title = title.get();
     feed.subtitle = subtitle.get();
     feed.link = link.get();
+    feed.links = links;
     feed.id = id.get();
-    feed.updated = updated.get().or(published.get());
+    feed.published = published.get();
+    feed.updated = updated.get().or(feed.published);
     feed.authors = people.people;
     feed.categories = categories;
     feed
@@ -805,6 +846,7 @@ fn map_atom_feed(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
     let mut title = Ranked::default();
     let mut subtitle = Ranked::default();
     let mut link = Ranked::default();
+    let mut links = Vec::new();
     let mut id = Ranked::default();
     let mut updated = Ranked::default();
     let mut published = Ranked::default();
@@ -829,10 +871,11 @@ fn map_atom_feed(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
             }
             (Ns::Dc, "description") => subtitle.offer(1, to_html(&doc.text(child), Kind::Guess)),
             (_, "link") if core => {
-                if let Some(l) = atom_link(doc, child)
-                    && is_alternate(&l)
-                {
-                    link.offer_first(0, l.href);
+                if let Some(l) = atom_link(doc, child) {
+                    if is_alternate(&l) {
+                        link.offer_first(0, l.href.clone());
+                    }
+                    links.push(l);
                 }
             }
             (_, "id") if core => {
@@ -858,8 +901,10 @@ fn map_atom_feed(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
     feed.title = title.get();
     feed.subtitle = subtitle.get();
     feed.link = link.get();
+    feed.links = links;
     feed.id = id.get();
-    feed.updated = updated.get().or(published.get());
+    feed.published = published.get();
+    feed.updated = updated.get().or(feed.published);
     feed.authors = people.people;
     feed.categories = categories;
     feed.entries = entries;
@@ -871,7 +916,12 @@ fn atom_category(doc: &Doc, id: NodeId, categories: &mut Vec<Category>) {
         .attr(id, "term")
         .map(str::to_string)
         .unwrap_or_else(|| simple_text(doc, id));
-    push_category(categories, &term, doc.attr(id, "scheme"));
+    push_labelled_category(
+        categories,
+        &term,
+        doc.attr(id, "scheme"),
+        doc.attr(id, "label"),
+    );
 }
 
 fn map_atom_entry(doc: &Doc, entry: NodeId) -> Entry {

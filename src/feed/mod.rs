@@ -62,6 +62,8 @@ pub struct Category {
     pub term: String,
     /// The categorisation scheme (domain), when given.
     pub scheme: Option<String>,
+    /// A human-readable label (Atom `label`, Media RSS `label`), when given.
+    pub label: Option<String>,
 }
 
 /// A link of an entry.
@@ -129,10 +131,14 @@ pub struct ParsedFeed {
     pub subtitle: Option<String>,
     /// The feed's home page.
     pub link: Option<String>,
+    /// All links of the feed element (home page, `self`, hubs, related pages).
+    pub links: Vec<Link>,
     /// Feed id.
     pub id: Option<String>,
     /// Last update instant of the feed.
     pub updated: Option<Timestamp>,
+    /// Publication instant of the feed (RSS `pubDate`, `dcterms:issued`, Atom `published`).
+    pub published: Option<Timestamp>,
     /// Feed authors.
     pub authors: Vec<Person>,
     /// Feed categories.

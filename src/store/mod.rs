@@ -19,6 +19,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use delivery::StoryRow;
 
+/// How stale an entry's `last_seen_ms` may get while the entry is still in its feed. Most
+/// entries of a changed feed were already in its previous document; rewriting their row (and
+/// the `last_seen` index) on every poll was most of the cost of recording a poll. An entry
+/// still in the latest document therefore has `last_seen_ms >= last_changed_ms - this`,
+/// which is what [`Store::purge_seen`] relies on.
+const LAST_SEEN_GRANULARITY_MS: i64 = 3_600_000;
+
 /// Name of the database file inside the state directory.
 pub const DATABASE_FILE: &str = "newshound.db";
 
@@ -487,7 +494,9 @@ impl Store {
                 "INSERT INTO entries (feed_url, key, fingerprint, first_seen_ms, last_seen_ms, published_ms)
                  VALUES (?1, ?2, ?3, ?4, ?4, ?5)
                  ON CONFLICT (feed_url, key) DO UPDATE
-                 SET fingerprint = excluded.fingerprint, last_seen_ms = excluded.last_seen_ms",
+                 SET fingerprint = excluded.fingerprint, last_seen_ms = excluded.last_seen_ms
+                 WHERE entries.fingerprint != excluded.fingerprint
+                    OR entries.last_seen_ms < excluded.last_seen_ms - ?6",
             )?;
             let mut exists =
                 tx.prepare_cached("SELECT 1 FROM entries WHERE feed_url = ?1 AND key = ?2")?;
@@ -500,7 +509,8 @@ impl Store {
                     entry.key,
                     entry.fingerprint,
                     at,
-                    entry.published.map(ms)
+                    entry.published.map(ms),
+                    LAST_SEEN_GRANULARITY_MS
                 ])?;
             }
             let mut upsert_match = tx.prepare_cached(
@@ -675,8 +685,8 @@ impl Store {
         let cutoff = ms(now) - retention.as_millis() as i64;
         let removed = self.conn().execute(
             "DELETE FROM entries WHERE last_seen_ms < ?1 AND last_seen_ms < (
-                 SELECT COALESCE(last_changed_ms, 0) FROM feeds WHERE feeds.url = entries.feed_url)",
-            [cutoff],
+                 SELECT COALESCE(last_changed_ms, 0) FROM feeds WHERE feeds.url = entries.feed_url) - ?2",
+            params![cutoff, LAST_SEEN_GRANULARITY_MS],
         )?;
         Ok(removed)
     }

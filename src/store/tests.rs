@@ -109,6 +109,32 @@ fn purge_never_forgets_an_entry_still_in_its_feed() -> TestResult {
 }
 
 #[test]
+fn purge_keeps_an_entry_whose_last_seen_time_was_not_refreshed() -> TestResult {
+    let store = Store::open_in_memory()?;
+    let day = 86_400;
+    store.record_poll(&poll("http://a/", t(0), &["kept"], vec![]))?;
+    // Half an hour later the feed changes with "kept" still in it: its row is not rewritten
+    // (seen less than the granularity ago), so its last-seen time lags the change.
+    store.record_poll(&poll("http://a/", t(1800), &["kept", "new"], vec![]))?;
+    // Then 304s for 100 days.
+    store.purge_seen(
+        t(100 * day),
+        std::time::Duration::from_secs(90 * day as u64),
+    )?;
+    let a = store.seen_entries("http://a/")?;
+    assert!(a.contains_key("kept") && a.contains_key("new"), "{a:?}");
+    // Once the feed changes without it, it is forgotten after the retention.
+    store.record_poll(&poll("http://a/", t(100 * day), &["new"], vec![]))?;
+    let removed = store.purge_seen(
+        t(191 * day),
+        std::time::Duration::from_secs(90 * day as u64),
+    )?;
+    assert_eq!(removed, 1);
+    assert!(!store.seen_entries("http://a/")?.contains_key("kept"));
+    Ok(())
+}
+
+#[test]
 fn a_database_from_a_newer_version_is_refused_not_reset() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state.db");
