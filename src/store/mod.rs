@@ -354,6 +354,9 @@ impl Store {
         };
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_error)?;
+        // Room for every statement the store prepares repeatedly (the default is 16), so none
+        // is parsed again on each poll.
+        conn.set_prepared_statement_cache_capacity(64);
         // Reading the header first turns "not a database" into a clear error before any
         // write is attempted on a file that is not ours.
         let version: i64 = conn
@@ -534,7 +537,7 @@ impl Store {
         // Counters are added to what is stored, not taken from `state`: the caller's copy of
         // the state may predate earlier polls recorded since it was read.
         let last_new_entry = (new_entries > 0).then_some(at);
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO feeds (url, name, effective_url, etag, last_modified, next_poll_ms,
                                 last_attempt_ms, last_success_ms, last_changed_ms, last_new_entry_ms,
                                 consecutive_failures, last_error, last_status, entries_seen, created_ms)
@@ -548,6 +551,8 @@ impl Store {
                 consecutive_failures = excluded.consecutive_failures, last_error = excluded.last_error,
                 last_status = excluded.last_status,
                 entries_seen = feeds.entries_seen + excluded.entries_seen",
+        )?
+        .execute(
             params![
                 state.url,
                 state.name,
