@@ -4,7 +4,9 @@
 //! more" lists, tag clouds, related-article lists) are left out entirely, as are lines that
 //! are nothing but a URL (footnotes). Scripts, styles, forms and media are never text.
 
-use dom_query::{NodeData, NodeRef};
+use std::collections::HashMap;
+
+use dom_query::{NodeData, NodeId, NodeRef};
 
 use super::text::normalise_paragraphs;
 
@@ -75,9 +77,80 @@ const BLOCKS: &[&str] = &[
 
 /// Renders the text of `node` (its children; the node's own tag does not matter).
 pub fn render(node: &NodeRef<'_>) -> String {
+    let mut densities = Densities::default();
+    densities.measure(node);
     let mut out = String::new();
-    walk(node, &mut out);
+    walk(node, &densities, &mut out);
     clean_lines(&normalise_paragraphs(&out))
+}
+
+/// Link density of every element below a node, measured in one bottom-up pass. Asking
+/// [`link_density`] of each block on the way down instead counted every text once per
+/// enclosing block — quadratic in the nesting depth, and the largest single cost of
+/// extracting a page.
+#[derive(Default)]
+struct Densities(HashMap<NodeId, Density>);
+
+/// What [`link_density`] and a count of descendant links say about one element.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Density {
+    /// Visible text length (as [`link_density`] counts it).
+    total: usize,
+    /// The part of it inside links below the element.
+    linked: usize,
+    /// `a` elements below the element, visible or not.
+    links: usize,
+}
+
+impl Densities {
+    /// Measures `node` and every element below it; returns the node's own density.
+    fn measure(&mut self, node: &NodeRef<'_>) -> Density {
+        let mut own = Density::default();
+        for child in node.children_it(false) {
+            if let Some(length) = text_length(&child) {
+                own.total += length;
+                continue;
+            }
+            let Some(name) = child.qual_name_ref().map(|q| q.local.clone()) else {
+                continue;
+            };
+            let below = self.measure(&child);
+            let is_link = &*name == "a";
+            own.links += below.links + usize::from(is_link);
+            if INVISIBLE.contains(&&*name) {
+                continue;
+            }
+            own.total += below.total;
+            own.linked += if is_link { below.total } else { below.linked };
+        }
+        self.0.insert(node.id, own);
+        own
+    }
+
+    fn of(&self, node: &NodeRef<'_>) -> Density {
+        self.0.get(&node.id).copied().unwrap_or_else(|| {
+            let (total, linked) = link_density(node);
+            let links = dom_query::Selection::from(*node).select("a").length();
+            Density {
+                total,
+                linked,
+                links,
+            }
+        })
+    }
+}
+
+/// Length of a text node as [`link_density`] counts it (words plus one separator each).
+fn text_length(node: &NodeRef<'_>) -> Option<usize> {
+    node.query_or(None, |n| match &n.data {
+        NodeData::Text { contents } => Some(
+            contents
+                .split_whitespace()
+                .map(|w| w.chars().count() + 1)
+                .sum::<usize>(),
+        ),
+        _ => None,
+    })
 }
 
 /// The element's local name, lower case.
@@ -85,7 +158,7 @@ pub fn name_of(node: &NodeRef<'_>) -> Option<String> {
     node.qual_name_ref().map(|q| q.local.to_string())
 }
 
-fn walk(node: &NodeRef<'_>, out: &mut String) {
+fn walk(node: &NodeRef<'_>, densities: &Densities, out: &mut String) {
     for child in node.children_it(false) {
         let is_text = child.query_or(false, |n| matches!(n.data, NodeData::Text { .. }));
         if is_text {
@@ -109,25 +182,25 @@ fn walk(node: &NodeRef<'_>, out: &mut String) {
                 continue;
             }
             "td" | "th" => {
-                walk(&child, out);
+                walk(&child, densities, out);
                 out.push(' ');
                 continue;
             }
             _ => {}
         }
         let block = BLOCKS.contains(&name);
-        if block && is_link_block(&child, name) {
+        if block && is_link_block(densities.of(&child), name) {
             out.push_str("\n\n");
             continue;
         }
-        if !block && name != "a" && is_link_cluster(&child) {
+        if !block && name != "a" && is_link_cluster(densities.of(&child)) {
             // A hover card or "more from this author" cluster inside a sentence.
             continue;
         }
         if block {
             out.push_str("\n\n");
         }
-        walk(&child, out);
+        walk(&child, densities, out);
         if block {
             out.push_str("\n\n");
         }
@@ -191,16 +264,7 @@ pub fn link_density(node: &NodeRef<'_>) -> (usize, usize) {
 
 fn count(node: &NodeRef<'_>, in_link: bool, total: &mut usize, linked: &mut usize) {
     for child in node.children_it(false) {
-        let words = child.query_or(None, |n| match &n.data {
-            NodeData::Text { contents } => Some(
-                contents
-                    .split_whitespace()
-                    .map(|w| w.chars().count() + 1)
-                    .sum::<usize>(),
-            ),
-            _ => None,
-        });
-        if let Some(length) = words {
+        if let Some(length) = text_length(&child) {
             *total += length;
             if in_link {
                 *linked += length;
@@ -218,19 +282,19 @@ fn count(node: &NodeRef<'_>, in_link: bool, total: &mut usize, linked: &mut usiz
 }
 
 /// Whether an inline element is a cluster of several links and nothing else.
-fn is_link_cluster(node: &NodeRef<'_>) -> bool {
-    let links = dom_query::Selection::from(*node).select("a").length();
-    if links < 2 {
-        return false;
-    }
-    let (total, linked) = link_density(node);
-    total >= 60 && linked * 10 >= total * 9
+fn is_link_cluster(density: Density) -> bool {
+    let Density {
+        total,
+        linked,
+        links,
+    } = density;
+    links >= 2 && total >= 60 && linked * 10 >= total * 9
 }
 
 /// Whether a block is a list of links rather than prose: a menu, "related articles", tags,
 /// share buttons. Paragraphs that merely contain links are kept.
-fn is_link_block(node: &NodeRef<'_>, name: &str) -> bool {
-    let (total, linked) = link_density(node);
+fn is_link_block(density: Density, name: &str) -> bool {
+    let Density { total, linked, .. } = density;
     if total == 0 || linked == 0 {
         return false;
     }
@@ -310,6 +374,34 @@ mod tests {
             <ul><li><a href='/1'>Related story one</a></li><li><a href='/2'>Related two</a></li></ul>\
             <p>https://example.org/source-of-it</p><p>[1] https://example.org/footnote</p>";
         assert_eq!(text_of(html), "Rutte said peace was near.");
+    }
+
+    #[test]
+    fn one_pass_densities_equal_counting_each_element() {
+        let html = "<div><p>Rutte <a href='/a'>said <b>peace</b></a> was near.</p>\
+            <ul><li><a href='/1'>One</a></li><li><a href='/2'>Two <script>x</script></a></li></ul>\
+            <nav><a href='/n'>menu</a></nav><span><a>x</a><a>y</a> tail</span>\
+            <a href='/z'><div><p>block in link</p></div></a></div>";
+        let document = Document::from(html);
+        let body = document.body().expect("body");
+        let mut densities = Densities::default();
+        densities.measure(&body);
+        let mut checked = 0;
+        for element in body.descendants_it() {
+            if !element.is_element() {
+                continue;
+            }
+            let (total, linked) = link_density(&element);
+            let links = dom_query::Selection::from(element).select("a").length();
+            let expected = Density {
+                total,
+                linked,
+                links,
+            };
+            assert_eq!(densities.0.get(&element.id).copied(), Some(expected));
+            checked += 1;
+        }
+        assert!(checked > 10);
     }
 
     #[test]
