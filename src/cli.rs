@@ -189,6 +189,10 @@ pub struct FeedArgs {
     /// Print one JSON object instead of a readable summary.
     #[arg(long)]
     pub json: bool,
+    /// A configuration file whose `[fetch]` settings apply to a URL (`allow_private` for an
+    /// intranet or loopback feed, `max_body`, `max_redirects`).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `newshound extract`.
@@ -424,24 +428,41 @@ fn check(config_path: &Path) -> anyhow::Result<i32> {
 }
 
 fn feed(args: FeedArgs) -> anyhow::Result<i32> {
-    let (bytes, content_type, base) =
-        if args.source.starts_with("http://") || args.source.starts_with("https://") {
-            match fetch_url(&args.source) {
-                Ok(fetched) => fetched,
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return Ok(1);
+    let config = match &args.config {
+        Some(path) => match load_config(path) {
+            Ok(config) => Some(config),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let (bytes, content_type, base) = if args.source.starts_with("http://")
+        || args.source.starts_with("https://")
+    {
+        let settings = config.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
+        match fetch_url(&args.source, &settings) {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                let blocked = error
+                    .downcast_ref::<crate::fetch::FetchError>()
+                    .is_some_and(|e| e.kind == crate::fetch::FetchErrorKind::Blocked);
+                if blocked && config.is_none() {
+                    eprintln!(
+                        "hint: pass --config with the configuration whose [fetch] allow_private lists this network or host"
+                    );
                 }
+                return Ok(1);
             }
-        } else {
-            match std::fs::read(&args.source) {
-                Ok(bytes) => (bytes, None, None),
-                Err(error) => {
-                    eprintln!("error: cannot read {}: {error}", args.source);
-                    return Ok(66); // EX_NOINPUT
-                }
+        }
+    } else {
+        match std::fs::read(&args.source) {
+            Ok(bytes) => (bytes, None, None),
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", args.source);
+                return Ok(66); // EX_NOINPUT
             }
-        };
+        }
+    };
     let parsed = match crate::feed::parse(&bytes, content_type.as_deref(), base.as_deref()) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -473,10 +494,12 @@ fn feed(args: FeedArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Fetches a URL with default settings, for the one-shot inspection commands.
-fn fetch_url(url: &str) -> anyhow::Result<(Vec<u8>, Option<String>, Option<String>)> {
-    let settings = crate::config::FetchSettings::default();
-    let fetcher = crate::fetch::Fetcher::new(&settings)?;
+/// Fetches a feed URL with the given `[fetch]` settings, for `newshound feed`.
+fn fetch_url(
+    url: &str,
+    settings: &crate::config::FetchSettings,
+) -> anyhow::Result<(Vec<u8>, Option<String>, Option<String>)> {
+    let fetcher = crate::fetch::Fetcher::new(settings)?;
     let user_agent = crate::config::default_user_agent();
     let headers = std::collections::BTreeMap::new();
     let request = crate::fetch::Request {

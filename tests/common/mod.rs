@@ -2,6 +2,7 @@
 //! and failures the test controls, and helpers to build configurations around it.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod smtp;
 
 use std::collections::HashMap;
