@@ -78,6 +78,9 @@ struct Options {
     /// Duration of the publishing phase in `run` mode.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// Poll interval of every feed in `run` mode.
+    #[arg(long, default_value = "30s")]
+    interval: String,
     /// Idle phase after publishing in `run` mode, in seconds.
     #[arg(long, default_value_t = 30)]
     idle_seconds: u64,
@@ -87,6 +90,10 @@ struct Options {
     /// Working directory (default: a new temporary directory, removed afterwards).
     #[arg(long)]
     workdir: Option<PathBuf>,
+    /// Run the measured newshound under this command, e.g. "heaptrack" or
+    /// "valgrind --tool=callgrind" (the figures then include the wrapper's overhead).
+    #[arg(long)]
+    wrap: Option<String>,
 }
 
 /// What the synthetic web looks like and what was requested.
@@ -131,11 +138,48 @@ fn mix(mut x: u64) -> u64 {
 }
 
 const WORDS: &[&str] = &[
-    "the", "government", "said", "on", "monday", "that", "talks", "would", "continue", "in",
-    "capital", "officials", "report", "minister", "security", "council", "meeting", "week",
-    "economy", "market", "energy", "prices", "region", "support", "agreement", "statement",
-    "according", "to", "sources", "after", "before", "during", "president", "parliament",
-    "budget", "defence", "alliance", "summit", "leaders", "discussed", "plans", "future",
+    "the",
+    "government",
+    "said",
+    "on",
+    "monday",
+    "that",
+    "talks",
+    "would",
+    "continue",
+    "in",
+    "capital",
+    "officials",
+    "report",
+    "minister",
+    "security",
+    "council",
+    "meeting",
+    "week",
+    "economy",
+    "market",
+    "energy",
+    "prices",
+    "region",
+    "support",
+    "agreement",
+    "statement",
+    "according",
+    "to",
+    "sources",
+    "after",
+    "before",
+    "during",
+    "president",
+    "parliament",
+    "budget",
+    "defence",
+    "alliance",
+    "summit",
+    "leaders",
+    "discussed",
+    "plans",
+    "future",
 ];
 
 impl Web {
@@ -190,7 +234,9 @@ impl Web {
             }
             if matching && paragraph == 1 && !self.rule_terms.is_empty() {
                 let term = &self.rule_terms[(seed as usize) % self.rule_terms.len()];
-                html.push_str(&format!("The spokesman mentioned {term} in the statement. "));
+                html.push_str(&format!(
+                    "The spokesman mentioned {term} in the statement. "
+                ));
             }
             html.push_str("</p>");
             paragraph += 1;
@@ -249,7 +295,10 @@ async fn feed_handler(
     let body = web.feed_xml(addr, feed, &seqs);
     (
         [
-            (header::CONTENT_TYPE, "application/rss+xml; charset=utf-8".to_string()),
+            (
+                header::CONTENT_TYPE,
+                "application/rss+xml; charset=utf-8".to_string(),
+            ),
             (header::ETAG, etag),
         ],
         body,
@@ -265,7 +314,10 @@ async fn article_handler(
     if !web.latency.is_zero() {
         tokio::time::sleep(web.latency).await;
     }
-    let Some(seq) = page.strip_suffix(".html").and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(seq) = page
+        .strip_suffix(".html")
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut response = Response::new(Body::from(web.article_html(feed, seq)));
@@ -278,9 +330,9 @@ async fn article_handler(
 
 fn count_request(web: &Web) {
     web.requests.fetch_add(1, Ordering::Relaxed);
-    let _ = web
-        .first_request_ms
-        .compare_exchange(0, now_ms(), Ordering::Relaxed, Ordering::Relaxed);
+    let _ =
+        web.first_request_ms
+            .compare_exchange(0, now_ms(), Ordering::Relaxed, Ordering::Relaxed);
 }
 
 fn start_server(web: Arc<Web>) -> SocketAddr {
@@ -329,7 +381,9 @@ fn rule_terms(rules: usize) -> Vec<Vec<String>> {
                 .map(|t| {
                     // Made-up but word-like terms, mostly distinct, some shared prefixes.
                     let x = mix((r * 10 + t) as u64);
-                    let syllables = ["ka", "lo", "mir", "zen", "tor", "vel", "sha", "dru", "pex", "qui"];
+                    let syllables = [
+                        "ka", "lo", "mir", "zen", "tor", "vel", "sha", "dru", "pex", "qui",
+                    ];
                     let mut word = String::new();
                     for i in 0..3 {
                         word.push_str(syllables[((x >> (i * 8)) % 10) as usize]);
@@ -341,7 +395,13 @@ fn rule_terms(rules: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn write_config(dir: &Path, addr: SocketAddr, options: &Options, rules: &[Vec<String>], interval: &str) -> PathBuf {
+fn write_config(
+    dir: &Path,
+    addr: SocketAddr,
+    options: &Options,
+    rules: &[Vec<String>],
+    interval: &str,
+) -> PathBuf {
     let mut toml = format!(
         "state_dir = \"state\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"60s\"\nbackfill = \"24h\"\n\n[fetch]\nconcurrency = 64\nper_host = 64\nallow_private = [\"127.0.0.1/32\"]\n\n"
     );
@@ -383,7 +443,8 @@ fn wait_with_usage(mut child: Child, started: Instant) -> Usage {
     if waited != pid {
         let _ = child.wait();
     }
-    let tv = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    let tv =
+        |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
     Usage {
         wall,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
@@ -434,7 +495,8 @@ impl AlertWatcher {
                                 pending.push_str(&line);
                                 if pending.ends_with('\n') {
                                     let at = now_ms();
-                                    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&pending)
+                                    if let Ok(value) =
+                                        serde_json::from_str::<serde_json::Value>(&pending)
                                         && let Some(link) = value["article"]["link"].as_str()
                                         && let Ok(mut list) = a.lock()
                                     {
@@ -495,14 +557,20 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 fn main() {
     let options = Options::parse();
     if !options.bin.exists() {
-        eprintln!("{} does not exist: run `cargo build --release` first", options.bin.display());
+        eprintln!(
+            "{} does not exist: run `cargo build --release` first",
+            options.bin.display()
+        );
         std::process::exit(2);
     }
     let temp = tempfile::tempdir().unwrap_or_else(|e| {
         eprintln!("cannot create a temporary directory: {e}");
         std::process::exit(2)
     });
-    let dir = options.workdir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let dir = options
+        .workdir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     let _ = std::fs::create_dir_all(&dir);
     let rules = rule_terms(options.rules);
     let web = Arc::new(Web {
@@ -575,7 +643,22 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
     let alerts_path = dir.join("state").join("alerts.jsonl");
     let watcher = AlertWatcher::start(alerts_path);
     let started = Instant::now();
-    let Ok(child) = newshound(&options.bin, &["once"], &config).spawn() else {
+    let mut measured = newshound(&options.bin, &["once"], &config);
+    if let Some(wrap) = &options.wrap {
+        let mut words = wrap.split_whitespace();
+        if let Some(program) = words.next() {
+            let mut wrapped = Command::new(program);
+            wrapped
+                .args(words)
+                .arg(&options.bin)
+                .args(["once", "--config"])
+                .arg(&config)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null());
+            measured = wrapped;
+        }
+    }
+    let Ok(child) = measured.spawn() else {
         return;
     };
     let usage = wait_with_usage(child, started);
@@ -599,12 +682,16 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
         arrivals.len(),
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
-        if usage.success { "" } else { " (newshound FAILED)" }
+        if usage.success {
+            ""
+        } else {
+            " (newshound FAILED)"
+        }
     );
 }
 
 fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
-    let config = write_config(dir, addr, options, rules, "30s");
+    let config = write_config(dir, addr, options, rules, &options.interval);
     let alerts_path = dir.join("state").join("alerts.jsonl");
     let watcher = AlertWatcher::start(alerts_path);
     let spawned_ms = now_ms();
@@ -636,12 +723,20 @@ fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules
         std::thread::sleep(Duration::from_millis(200 + seed % 800));
     }
     // Let the last publications be picked up (one interval plus jitter).
-    std::thread::sleep(Duration::from_secs(40));
+    let interval =
+        newshound::config::parse_duration(&options.interval).unwrap_or(Duration::from_secs(30));
+    std::thread::sleep(interval.mul_f64(1.1) + Duration::from_secs(5));
     let cpu_before = process_cpu(pid);
     let idle_started = Instant::now();
     std::thread::sleep(Duration::from_secs(options.idle_seconds));
     let cpu_idle = process_cpu(pid).saturating_sub(cpu_before);
     let rss = process_rss_kib(pid);
+    println!(
+        "  RSS split: anonymous {:.1} MiB, file-backed (program text) {:.1} MiB, threads {}",
+        status_kib(pid, "RssAnon:") as f64 / 1024.0,
+        status_kib(pid, "RssFile:") as f64 / 1024.0,
+        status_kib(pid, "Threads:")
+    );
     let arrivals = watcher.finish();
     let lat = latencies(web, &arrivals);
     // SAFETY: signalling our own child.
@@ -656,8 +751,9 @@ fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules
         percentile(&lat, 0.99)
     );
     println!(
-        "idle {:.0} s (interval 30 s, so polls continue, mostly 304): cpu {:.3} s = {:.2} % of one core; RSS {:.1} MiB; total cpu {:.2} s, peak RSS {:.1} MiB",
+        "idle {:.0} s (interval {}, polls continue, mostly 304): cpu {:.3} s = {:.2} % of one core; RSS {:.1} MiB; total cpu {:.2} s, peak RSS {:.1} MiB",
         idle_started.elapsed().as_secs_f64(),
+        options.interval,
         cpu_idle.as_secs_f64(),
         100.0 * cpu_idle.as_secs_f64() / idle_started.elapsed().as_secs_f64(),
         rss as f64 / 1024.0,
@@ -672,7 +768,8 @@ fn wait_with_usage_child(child: &mut Child, started: Instant) -> Usage {
     // SAFETY: see wait_with_usage.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let tv = |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
+    let tv =
+        |t: libc::timeval| Duration::from_micros(t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64);
     Usage {
         wall: started.elapsed(),
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
@@ -697,10 +794,15 @@ fn process_cpu(pid: u32) -> Duration {
 }
 
 fn process_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A `kB` field of /proc/PID/status.
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(0)
 }
@@ -735,7 +837,9 @@ fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
         "[DEFAULT]\nfrom = loadgen@localhost\nto = loadgen@localhost\nemail-protocol = sendmail\nsendmail = /bin/true\n\n",
     );
     for feed in 0..options.feeds {
-        text.push_str(&format!("[feed.outlet{feed}]\nurl = http://{addr}/feed/{feed}.xml\n\n"));
+        text.push_str(&format!(
+            "[feed.outlet{feed}]\nurl = http://{addr}/feed/{feed}.xml\n\n"
+        ));
     }
     if std::fs::write(&config, text).is_err() {
         eprintln!("rss2email: cannot write its config; skipped");
@@ -766,7 +870,11 @@ fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
                     usage.wall.as_secs_f64(),
                     usage.cpu.as_secs_f64(),
                     usage.max_rss_kib as f64 / 1024.0,
-                    if usage.success { "" } else { " (exit status non-zero)" }
+                    if usage.success {
+                        ""
+                    } else {
+                        " (exit status non-zero)"
+                    }
                 );
             }
             Err(error) => eprintln!("rss2email: cannot start: {error}"),
@@ -774,5 +882,7 @@ fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
     };
     run("first fetch (all feeds 200)");
     let changed = publish_share(web, 1.0 - options.not_modified);
-    run(&format!("second fetch ({changed} feeds changed, the rest 304)"));
+    run(&format!(
+        "second fetch ({changed} feeds changed, the rest 304)"
+    ));
 }

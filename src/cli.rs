@@ -65,6 +65,49 @@ pub enum Command {
     /// Print a shell completion script.
     #[command(hide = true)]
     Completions(CompletionsArgs),
+    /// Print who said what in an article (speaker attribution).
+    Quotes(QuotesArgs),
+    /// Run the rules on a page, a file or every entry of a feed and explain each outcome.
+    Test(TestArgs),
+}
+
+/// Arguments of `newshound quotes`.
+#[derive(Debug, Args)]
+pub struct QuotesArgs {
+    /// An HTML file, a plain-text file (with --plain), an http(s) URL, or `-` for stdin.
+    pub source: String,
+    /// The article's date (YYYY-MM-DD), to resolve roles such as "the NATO chief".
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+    /// The input is plain text whose first line is the title (not HTML).
+    #[arg(long)]
+    pub plain: bool,
+    /// A configuration whose [[people]] extend the built-in registry.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print JSON: {"statements":[{"speaker","role","kind","statement","start","end"}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `newshound test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    /// The configuration file.
+    pub config: ConfigArgs,
+    /// A page or feed URL, or a file (HTML, feed, or plain text with the title on the first line).
+    pub source: String,
+    /// Name of the feed to evaluate as (for `feeds`/`tags` scoping); default: the feed
+    /// whose URL is the source, else none.
+    #[arg(long)]
+    pub feed: Option<String>,
+    /// The article's date (YYYY-MM-DD) when the source does not say.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+    /// Only list the rules that matched.
+    #[arg(long)]
+    pub matched_only: bool,
 }
 
 /// Arguments of `newshound digest`.
@@ -229,6 +272,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Opml(OpmlCommand::Export(args)) => opml_export(&args),
         Command::Man(args) => man(&args),
         Command::Completions(args) => completions(&args),
+        Command::Quotes(args) => quotes(&args),
+        Command::Test(args) => test_rules(&args),
     }
 }
 
@@ -239,7 +284,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Loads the configuration, printing every error; `Err(status)` is the exit status.
-fn load_config(path: &Path) -> Result<Config, i32> {
+pub(crate) fn load_config(path: &Path) -> Result<Config, i32> {
     config::load(path).map_err(|error| report_config_error(&error))
 }
 
@@ -400,7 +445,19 @@ fn check(config_path: &Path) -> anyhow::Result<i32> {
         };
         let keywords: Vec<&str> = rule.keywords.iter().map(|k| k.get_ref().as_str()).collect();
         writeln!(out, "  {:<28} -> {destinations}", rule.name())?;
-        writeln!(out, "  {:<28}    keywords: {}", "", keywords.join(" | "))?;
+        if !keywords.is_empty() {
+            writeln!(out, "  {:<28}    keywords: {}", "", keywords.join(" | "))?;
+        }
+        if let Some(query) = &rule.query {
+            writeln!(out, "  {:<28}    query: {}", "", query.get_ref())?;
+        }
+        if !rule.speakers.is_empty() {
+            let speakers: Vec<&str> = rule.speakers.iter().map(|s| s.get_ref().as_str()).collect();
+            writeln!(out, "  {:<28}    speakers: {}", "", speakers.join(", "))?;
+        }
+        if let Some(says) = &rule.says {
+            writeln!(out, "  {:<28}    says: {}", "", says.get_ref())?;
+        }
     }
     writeln!(out, "\ndestinations ({}):", config.destinations.len())?;
     for destination in &config.destinations {
@@ -438,8 +495,7 @@ fn feed(args: FeedArgs) -> anyhow::Result<i32> {
     let (bytes, content_type, base) = if args.source.starts_with("http://")
         || args.source.starts_with("https://")
     {
-        let settings = config.as_ref().map(|c| c.fetch.clone()).unwrap_or_default();
-        match fetch_url(&args.source, &settings) {
+        match fetch_url(&args.source, config.as_ref().map(|c| &c.fetch)) {
             Ok(fetched) => fetched,
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -494,12 +550,147 @@ fn feed(args: FeedArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Fetches a feed URL with the given `[fetch]` settings, for `newshound feed`.
-fn fetch_url(
+/// Reads a source given on the command line: a URL, `-` (stdin) or a file. Returns the
+/// decoded text, the HTTP content type and the final URL (for URLs).
+/// Bytes read from a source, its HTTP content type and its final URL.
+type Fetched = (Vec<u8>, Option<String>, Option<String>);
+
+fn read_source(
+    source: &str,
+    settings: Option<&crate::config::FetchSettings>,
+) -> Result<Fetched, i32> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        return fetch_url(source, settings).map_err(|error| {
+            eprintln!("error: {source}: {error}");
+            1
+        });
+    }
+    let bytes = if source == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(source)
+    };
+    bytes.map(|b| (b, None, None)).map_err(|error| {
+        eprintln!("error: cannot read {source}: {error}");
+        66 // EX_NOINPUT
+    })
+}
+
+fn parse_day(date: Option<&str>) -> Result<Option<jiff::civil::Date>, i32> {
+    match date {
+        None => Ok(None),
+        Some(text) => text.trim().parse().map(Some).map_err(|error| {
+            eprintln!("error: --date {text:?}: {error} (expected YYYY-MM-DD)");
+            EX_USAGE
+        }),
+    }
+}
+
+fn quotes(args: &QuotesArgs) -> anyhow::Result<i32> {
+    let config = match &args.config {
+        Some(path) => match load_config(path) {
+            Ok(config) => Some(config),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let registry = match &config {
+        Some(config) => match crate::rules::people::Registry::from_config(config) {
+            Ok(registry) => registry,
+            Err(diagnostics) => {
+                return Ok(report_config_error(&ConfigError { diagnostics }));
+            }
+        },
+        None => crate::rules::people::Registry::builtin().map_err(anyhow::Error::msg)?,
+    };
+    let day = match parse_day(args.date.as_deref()) {
+        Ok(day) => day,
+        Err(code) => return Ok(code),
+    };
+    let (bytes, content_type, _) =
+        match read_source(&args.source, config.as_ref().map(|c| &c.fetch)) {
+            Ok(read) => read,
+            Err(code) => return Ok(code),
+        };
+    let text = crate::charset::decode_html(&bytes, content_type.as_deref()).text;
+    let document = if args.plain {
+        crate::rules::speakers::Document::from_plain(&text)
+    } else {
+        let page = crate::rules::page::page_text(&text);
+        crate::rules::speakers::Document::new(&page.title, &page.text)
+    };
+    let statements = crate::rules::speakers::attribute(&registry, &document, day);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json = crate::rules::explain::statements_json(&document, &statements);
+        serde_json::to_writer(&mut out, &json)?;
+        writeln!(out)?;
+    } else {
+        crate::rules::explain::print_statements(&mut out, &statements)?;
+    }
+    Ok(0)
+}
+
+fn test_rules(args: &TestArgs) -> anyhow::Result<i32> {
+    let config = match load_config(&args.config.config) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let rules = match crate::rules::RuleSet::compile(&config) {
+        Ok(rules) => rules,
+        Err(error) => return Ok(report_config_error(&error)),
+    };
+    let day = match parse_day(args.date.as_deref()) {
+        Ok(day) => day,
+        Err(code) => return Ok(code),
+    };
+    if let Some(name) = &args.feed
+        && !config.feeds.iter().any(|f| &f.name == name)
+    {
+        eprintln!("error: --feed {name:?}: no such feed in the configuration");
+        return Ok(EX_USAGE);
+    }
+    let (bytes, content_type, final_url) = match read_source(&args.source, Some(&config.fetch)) {
+        Ok(read) => read,
+        Err(code) => return Ok(code),
+    };
+    let feed = args
+        .feed
+        .as_deref()
+        .and_then(|name| config.feeds.iter().find(|f| f.name == name))
+        .or_else(|| config.feeds.iter().find(|f| f.url == args.source));
+    let subjects = crate::rules::explain::subjects_of(
+        &args.source,
+        &bytes,
+        content_type.as_deref(),
+        final_url.as_deref(),
+        day,
+    );
+    let mut out = std::io::stdout().lock();
+    let no_tags = Vec::new();
+    for subject in &subjects {
+        let view = subject.view(
+            feed.map_or("", |f| f.name.as_str()),
+            feed.map_or(&no_tags, |f| &f.tags),
+        );
+        let outcomes = rules.explain(&view);
+        crate::rules::explain::print_outcomes(&mut out, subject, &outcomes, args.matched_only)?;
+    }
+    if subjects.is_empty() {
+        writeln!(out, "{}: no entries", args.source)?;
+    }
+    Ok(0)
+}
+
+/// Fetches a URL for the one-shot inspection commands, with the configuration's fetch
+/// settings (its `allow_private` list included) when there is one, else the defaults.
+pub(crate) fn fetch_url(
     url: &str,
-    settings: &crate::config::FetchSettings,
+    settings: Option<&crate::config::FetchSettings>,
 ) -> anyhow::Result<(Vec<u8>, Option<String>, Option<String>)> {
-    let fetcher = crate::fetch::Fetcher::new(settings)?;
+    let defaults = crate::config::FetchSettings::default();
+    let fetcher = crate::fetch::Fetcher::new(settings.unwrap_or(&defaults))?;
     let user_agent = crate::config::default_user_agent();
     let headers = std::collections::BTreeMap::new();
     let request = crate::fetch::Request {

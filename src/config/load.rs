@@ -15,7 +15,7 @@ use super::delivery::{self, DeliverySettings, Place, RawEmail, RawWebhook};
 use super::{
     Config, ConfigError, DEFAULT_DESTINATION, DestinationConfig, Diagnostic, ExtractSettings,
     FeedConfig, FeedDefaults, FetchSettings, FileDestination, HttpSettings, HumanDuration, Origin,
-    RawFeed, RuleConfig, SiteConfig,
+    PersonConfig, RawFeed, RuleConfig, SiteConfig,
 };
 
 /// Top-level keys of the main file.
@@ -32,10 +32,11 @@ const MAIN_KEYS: &[&str] = &[
     "rules",
     "destinations",
     "delivery",
+    "people",
 ];
 
 /// Top-level keys an included file may have.
-const INCLUDED_KEYS: &[&str] = &["feeds", "sites", "rules", "destinations"];
+const INCLUDED_KEYS: &[&str] = &["feeds", "sites", "rules", "destinations", "people"];
 
 /// Help shown with an invalid CSS selector.
 const SELECTOR_HELP: &str = "use a CSS selector as in a browser's querySelector, e.g. \"div.article-body\" or \"#story > p\"";
@@ -79,6 +80,7 @@ struct Loader {
     delivery: Option<DeliverySettings>,
     /// Directory of the main file (where `*_file` secrets are looked up).
     main_dir: PathBuf,
+    people: Vec<PersonConfig>,
 }
 
 /// The file being read, for building diagnostics.
@@ -267,6 +269,15 @@ impl Loader {
                     if let Some(mut rule) = self.deserialize::<RuleConfig>(file, item) {
                         rule.origin = origin;
                         self.rules.push(rule);
+                    }
+                }
+            }
+            "people" => {
+                for item in self.array_of_tables(file, key, value) {
+                    let origin = file.origin(item.span());
+                    if let Some(mut person) = self.deserialize::<PersonConfig>(file, item) {
+                        person.origin = origin;
+                        self.people.push(person);
                     }
                 }
             }
@@ -514,6 +525,7 @@ impl Loader {
             http: self.http.take().unwrap_or_default(),
             feeds,
             rules: self.rules,
+            people: self.people,
             destinations: self.destinations,
             delivery: self.delivery.take().unwrap_or_default(),
             sources: self.sources,
@@ -540,8 +552,8 @@ impl Loader {
 
     fn resolve_feeds(&mut self, defaults: &FeedDefaults) -> Vec<FeedConfig> {
         let mut feeds = Vec::new();
-        let mut names: HashMap<String, String> = HashMap::new();
-        let mut urls: HashMap<String, String> = HashMap::new();
+        let mut names: HashMap<String, (Origin, std::ops::Range<usize>)> = HashMap::new();
+        let mut urls: HashMap<String, (Origin, std::ops::Range<usize>)> = HashMap::new();
         for (raw, origin) in std::mem::take(&mut self.feeds) {
             let url_span = raw.url.span();
             let url = raw.url.get_ref().trim().to_string();
@@ -582,8 +594,10 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            let here = self.place(&origin, &name_span);
-            if let Some(first) = names.insert(name.clone(), here.clone()) {
+            // Positions are rendered only for a duplicate: rendering one scans the file, and
+            // doing that for every feed made loading thousands of feeds quadratic.
+            if let Some(first) = names.insert(name.clone(), (origin.clone(), name_span.clone())) {
+                let first = self.place(&first.0, &first.1);
                 let d = self.diagnostic_at(
                     &origin,
                     name_span.clone(),
@@ -594,7 +608,8 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            if let Some(first) = urls.insert(url.clone(), self.place(&origin, &url_span)) {
+            if let Some(first) = urls.insert(url.clone(), (origin.clone(), url_span.clone())) {
+                let first = self.place(&first.0, &first.1);
                 let d = self.diagnostic_at(
                     &origin,
                     url_span.clone(),
@@ -657,12 +672,15 @@ impl Loader {
     }
 
     fn check_destinations(&mut self) {
-        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut seen: HashMap<String, (Origin, std::ops::Range<usize>)> = HashMap::new();
         let destinations = std::mem::take(&mut self.destinations);
         for destination in &destinations {
             let origin = destination.origin();
-            let here = self.place(origin, &origin.span);
-            if let Some(first) = seen.insert(destination.name().to_string(), here) {
+            if let Some(first) = seen.insert(
+                destination.name().to_string(),
+                (origin.clone(), origin.span.clone()),
+            ) {
+                let first = self.place(&first.0, &first.1);
                 let d = self.diagnostic_at(
                     origin,
                     origin.span.clone(),
@@ -679,7 +697,7 @@ impl Loader {
 
     fn check_rules(&mut self, feeds: &[FeedConfig]) {
         let rules = std::mem::take(&mut self.rules);
-        let mut names: HashMap<String, String> = HashMap::new();
+        let mut names: HashMap<String, (Origin, std::ops::Range<usize>)> = HashMap::new();
         let destination_names: Vec<String> = self
             .destinations
             .iter()
@@ -698,8 +716,10 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            let here = self.place(&rule.origin, &rule.name.span());
-            if let Some(first) = names.insert(name.to_string(), here) {
+            if let Some(first) =
+                names.insert(name.to_string(), (rule.origin.clone(), rule.name.span()))
+            {
+                let first = self.place(&first.0, &first.1);
                 let d = self.diagnostic_at(
                     &rule.origin,
                     rule.name.span(),
@@ -710,13 +730,33 @@ impl Loader {
                 );
                 self.diagnostics.push(d);
             }
-            if rule.keywords.is_empty() {
+            if rule.keywords.is_empty() && rule.query.is_none() && rule.speakers.is_empty() {
                 let d = self.diagnostic_at(
                     &rule.origin,
                     rule.name.span(),
                     format!("rule {name:?} has nothing to match"),
-                    Some("add `keywords = [\"...\"]`".into()),
+                    Some(
+                        "add `keywords = [\"...\"]`, `query = '...'` or `speakers = [\"role:...\"]`"
+                            .into(),
+                    ),
                 );
+                self.diagnostics.push(d);
+            }
+            if let (Some(says), true) = (&rule.says, rule.speakers.is_empty()) {
+                let d = self.diagnostic_at(
+                    &rule.origin,
+                    says.span(),
+                    format!("rule {name:?} has `says` but no `speakers`"),
+                    Some(
+                        "`says` is matched on the statements of the rule's speakers: add e.g. `speakers = [\"role:NATO Secretary General\"]`, or use `query` to match the whole article"
+                            .into(),
+                    ),
+                );
+                self.diagnostics.push(d);
+            }
+            let source = self.sources.get(rule.origin.file.as_ref()).cloned();
+            for (span, message, help) in crate::rules::rule_syntax_errors(rule, source.as_deref()) {
+                let d = self.diagnostic_at(&rule.origin, span, message, help);
                 self.diagnostics.push(d);
             }
             for keyword in &rule.keywords {

@@ -70,6 +70,8 @@ pub struct Config {
     pub sites: Vec<SiteConfig>,
     /// The alert rules.
     pub rules: Vec<RuleConfig>,
+    /// People and roles added to (or replacing entries of) the built-in registry.
+    pub people: Vec<PersonConfig>,
     /// Where alerts go. Never empty: without any configured destination a `file`
     /// destination named `local` is added.
     pub destinations: Vec<DestinationConfig>,
@@ -271,6 +273,15 @@ pub struct RuleConfig {
     /// Alert when any of these words or phrases occurs (case-insensitive).
     #[serde(default)]
     pub keywords: Vec<Spanned<String>>,
+    /// A boolean keyword query (`AND`, `OR`, `NOT`, phrases, wildcards, `NEAR/n`, fields,
+    /// `/regex/`); see the query language in README.md.
+    pub query: Option<Spanned<String>>,
+    /// Only alert when one of these people made a statement in the article:
+    /// `person:<id>`, `role:<title>` (resolved by the article's date) or a registry name.
+    #[serde(default)]
+    pub speakers: Vec<Spanned<String>>,
+    /// A query evaluated only on the statements of `speakers`.
+    pub says: Option<Spanned<String>>,
     /// Only entries of these feeds (by name); empty means all feeds.
     #[serde(default)]
     pub feeds: Vec<Spanned<String>>,
@@ -289,6 +300,64 @@ impl RuleConfig {
     /// The rule's name.
     pub fn name(&self) -> &str {
         self.name.get_ref()
+    }
+}
+
+/// A `[[people]]` entry: a person the speaker rules and attribution know, added to the
+/// built-in registry (an entry with the id of a built-in person replaces it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonConfig {
+    /// Stable identifier rules refer to as `person:<id>`.
+    pub id: Spanned<String>,
+    /// Canonical name, used in statements and alerts.
+    pub name: String,
+    /// Other spellings and inflected forms; `*` at the end of a word matches any ending,
+    /// `{a,b}` lists alternatives (`Зеленськ{ий,ого,ому,им}`).
+    #[serde(default)]
+    pub aliases: Vec<Spanned<String>>,
+    /// `"f"` or `"m"`, used to resolve pronouns ("she", "вона", "она").
+    pub gender: Option<String>,
+    /// Offices held, with dates.
+    #[serde(default)]
+    pub roles: Vec<PersonRoleConfig>,
+    /// Where the person was written.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// One office a person held: `{ title = "NATO Secretary General", from = "2024-10-01" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonRoleConfig {
+    /// The role's title; roles with the same title (case-insensitive) are one role.
+    pub title: Spanned<String>,
+    /// Other ways articles name the role ("NATO chief", "генсек НАТО").
+    #[serde(default)]
+    pub aliases: Vec<Spanned<String>>,
+    /// First day in office (`YYYY-MM-DD`); open when absent.
+    pub from: Option<Spanned<DateText>>,
+    /// First day no longer in office (`YYYY-MM-DD`); open (still in office) when absent.
+    pub to: Option<Spanned<DateText>>,
+}
+
+/// A date written as a string ("2024-10-01") or a TOML date (2024-10-01); checked later.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DateText {
+    /// `from = "2024-10-01"`
+    Text(String),
+    /// `from = 2024-10-01`
+    Toml(toml::value::Datetime),
+}
+
+impl DateText {
+    /// The date as text.
+    pub fn text(&self) -> String {
+        match self {
+            DateText::Text(text) => text.clone(),
+            DateText::Toml(date) => date.to_string(),
+        }
     }
 }
 

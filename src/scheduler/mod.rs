@@ -60,6 +60,10 @@ pub struct Pipeline {
     pub store: Arc<Store>,
     /// The destinations.
     pub deliverer: Arc<Deliverer>,
+    /// Polls in progress at once, fetch to result. Bounds memory: a poll holds its feed's
+    /// body, parsed entries and article pages while it waits for article fetches, so
+    /// without this bound a cycle over thousands of feeds would hold all of them at once.
+    pub poll_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Pipeline {
@@ -68,7 +72,9 @@ impl Pipeline {
         let rules = RuleSet::compile(&config)?;
         let fetcher = Fetcher::new(&config.fetch)?;
         let deliverer = Deliverer::new(&config)?;
+        let poll_slots = Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency.max(1)));
         Ok(Self {
+            poll_slots,
             config: Arc::new(config),
             rules: Arc::new(rules),
             fetcher: Arc::new(fetcher),

@@ -64,6 +64,8 @@ pub async fn poll_feed(
     previous: Option<FeedState>,
     now: Timestamp,
 ) -> Polled {
+    // Closed only when the pipeline is dropped, which cannot happen while it is borrowed.
+    let _slot = pipeline.poll_slots.acquire().await.ok();
     let mut state = previous.unwrap_or_else(|| FeedState::new(&feed.url, &feed.name, now));
     state.name = feed.name.clone();
     state.last_attempt = Some(now);

@@ -1,0 +1,301 @@
+//! Text folding for matching: lower case, no diacritics, one apostrophe, one space, one
+//! dash — with a map from every folded byte back to the original text, so matches can be
+//! shown (snippets, statements) exactly as written.
+//!
+//! Folding is per character, so it is the same for a pattern and for the text it is looked
+//! for in. Word boundaries are Unicode-aware: a word character is any letter, digit or
+//! combining mark of any script (Latin and Cyrillic alike); apostrophes are not word
+//! characters, so "Ukraine" matches in "Ukraine's" and "об'єднання" matches whatever
+//! apostrophe the article uses.
+
+use std::sync::OnceLock;
+
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+/// Folded text and, for every byte of it, the byte offset in the original.
+#[derive(Debug, Clone, Default)]
+pub struct Folded {
+    /// The folded text.
+    pub text: String,
+    /// `map[i]` is the original offset of folded byte `i`; one extra entry maps the end.
+    pub map: Vec<u32>,
+}
+
+impl Folded {
+    /// Original byte range of a folded byte range: from the start of the first folded
+    /// character to the end of the original character that produced the last one.
+    pub fn original_range(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
+        let from = self.map[start] as usize;
+        if end == 0 || end <= start {
+            return (from, from);
+        }
+        let last = self.map[end - 1] as usize;
+        let to = original[last..]
+            .chars()
+            .next()
+            .map_or(original.len(), |c| last + c.len_utf8());
+        (from, to.max(from))
+    }
+}
+
+/// Sentinel in the fold table: the character needs the slow path.
+const SLOW: u32 = u32::MAX;
+/// Sentinel in the fold table: the character folds to nothing.
+const DROP: u32 = 0;
+/// Characters below this are folded through a table built once.
+const TABLE_SIZE: usize = 0x2100;
+
+fn table() -> &'static [u32] {
+    static TABLE: OnceLock<Vec<u32>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..TABLE_SIZE as u32)
+            .map(|code| match char::from_u32(code) {
+                Some(c) => {
+                    let mut out = Vec::new();
+                    fold_char_slow(c, &mut |f| out.push(f));
+                    match out.as_slice() {
+                        [] => DROP,
+                        [one] => *one as u32,
+                        _ => SLOW,
+                    }
+                }
+                None => DROP,
+            })
+            .collect()
+    })
+}
+
+/// Whether `c` is an apostrophe variant (folded to `'`).
+pub fn is_apostrophe(c: char) -> bool {
+    matches!(
+        c,
+        '\'' | '\u{2019}' | '\u{02BC}' | '\u{2018}' | '`' | '\u{00B4}' | '\u{02B9}' | '\u{2032}'
+    )
+}
+
+/// Whether `c` is a dash variant (folded to `-`).
+pub fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '\u{2010}'
+            | '\u{2011}'
+            | '\u{2012}'
+            | '\u{2013}'
+            | '\u{2014}'
+            | '\u{2015}'
+            | '\u{2212}'
+    )
+}
+
+fn fold_char_slow(c: char, out: &mut impl FnMut(char)) {
+    if is_apostrophe(c) {
+        return out('\'');
+    }
+    if is_dash(c) {
+        return out('-');
+    }
+    if c.is_whitespace() {
+        return out(' ');
+    }
+    // Invisible characters that only break words apart in copy-pasted text.
+    if matches!(
+        c,
+        '\u{00AD}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    ) {
+        return;
+    }
+    for lower in c.to_lowercase() {
+        decompose_canonical(lower, |d| {
+            if !is_combining_mark(d) {
+                out(d)
+            }
+        });
+    }
+}
+
+/// Folds one character, calling `out` for each resulting character (usually exactly one).
+#[inline]
+pub fn fold_char(c: char, out: &mut impl FnMut(char)) {
+    let code = c as usize;
+    if code < 0x80 {
+        let b = c as u8;
+        return out(match b {
+            b'A'..=b'Z' => (b + 32) as char,
+            b'\t' | b'\n' | b'\r' | 0x0B | 0x0C => ' ',
+            b'`' => '\'',
+            _ => c,
+        });
+    }
+    if code < TABLE_SIZE {
+        match table()[code] {
+            DROP => return,
+            SLOW => {}
+            folded => {
+                if let Some(f) = char::from_u32(folded) {
+                    return out(f);
+                }
+            }
+        }
+    }
+    fold_char_slow(c, out)
+}
+
+/// Folds a text, keeping the offset map. Runs of whitespace become one space.
+pub fn fold(text: &str) -> Folded {
+    let mut folded = Folded {
+        text: String::with_capacity(text.len()),
+        map: Vec::with_capacity(text.len() + 1),
+    };
+    let mut last_space = false;
+    // ASCII fast path: most of most texts, one byte in, one byte out.
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            let f = match b {
+                b'A'..=b'Z' => b + 32,
+                b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C => b' ',
+                b'`' => b'\'',
+                _ => b,
+            };
+            if f == b' ' {
+                if !last_space {
+                    folded.text.push(' ');
+                    folded.map.push(i as u32);
+                }
+                last_space = true;
+            } else {
+                folded.text.push(f as char);
+                folded.map.push(i as u32);
+                last_space = false;
+            }
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next().unwrap_or(' ');
+        let at = i as u32;
+        fold_char(c, &mut |f| {
+            if f == ' ' {
+                if !last_space {
+                    folded.text.push(' ');
+                    folded.map.push(at);
+                }
+                last_space = true;
+            } else {
+                let before = folded.text.len();
+                folded.text.push(f);
+                for _ in before..folded.text.len() {
+                    folded.map.push(at);
+                }
+                last_space = false;
+            }
+        });
+        i += c.len_utf8();
+    }
+    folded.map.push(text.len() as u32);
+    folded
+}
+
+/// Folds a text without keeping the map (patterns, names, tokens), trimmed.
+pub fn fold_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = true; // drops leading whitespace
+    for c in text.chars() {
+        fold_char(c, &mut |f| {
+            if f == ' ' {
+                if !last_space {
+                    out.push(' ');
+                }
+                last_space = true;
+            } else {
+                out.push(f);
+                last_space = false;
+            }
+        });
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// Whether `c` is part of a word (letters, digits, marks of any script).
+#[inline]
+pub fn is_word_char(c: char) -> bool {
+    match c {
+        'a'..='z' | 'A'..='Z' | '0'..='9' | '_' => true,
+        // Cyrillic letters and marks, the common case of the texts newshound reads.
+        '\u{0400}'..='\u{0481}' | '\u{0483}'..='\u{04FF}' => true,
+        c if c.is_ascii() => false,
+        c => c.is_alphanumeric() || is_combining_mark(c),
+    }
+}
+
+/// The character before byte `at` of `text`.
+#[inline]
+pub fn char_before(text: &str, at: usize) -> Option<char> {
+    text[..at].chars().next_back()
+}
+
+/// The character at byte `at` of `text`.
+#[inline]
+pub fn char_at(text: &str, at: usize) -> Option<char> {
+    text[at..].chars().next()
+}
+
+/// Whether a word starts at `at` (no word character right before it).
+#[inline]
+pub fn word_starts_at(text: &str, at: usize) -> bool {
+    !char_before(text, at).is_some_and(is_word_char)
+}
+
+/// Whether a word ends at `at` (no word character right after it).
+#[inline]
+pub fn word_ends_at(text: &str, at: usize) -> bool {
+    !char_at(text, at).is_some_and(is_word_char)
+}
+
+/// End of the word that continues at `at` (for prefix wildcards).
+pub fn end_of_word(text: &str, at: usize) -> usize {
+    let mut end = at;
+    for c in text[at..].chars() {
+        if !is_word_char(c) {
+            break;
+        }
+        end += c.len_utf8();
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_diacritics_apostrophes_and_space() {
+        let f = fold("Zelenskyy’s  PÉACE\n\nТалкс Ґудзь naïve ʼє");
+        assert_eq!(f.text, "zelenskyy's peace талкс ґудзь naive 'є");
+        assert_eq!(f.map.len(), f.text.len() + 1);
+    }
+
+    #[test]
+    fn map_points_back_to_original_characters() {
+        let text = "Éric said «Мир»";
+        let f = fold(text);
+        let at = f.text.find("мир").unwrap_or(0);
+        let (s, e) = f.original_range(text, at, at + "мир".len());
+        assert_eq!(&text[s..e], "Мир");
+        let (s, e) = f.original_range(text, 0, 4);
+        assert_eq!(&text[s..e], "Éric");
+    }
+
+    #[test]
+    fn word_boundaries_are_unicode_aware() {
+        let t = "переговори, talks";
+        assert!(word_starts_at(t, 0));
+        assert!(word_ends_at(t, "переговори".len()));
+        assert!(!word_ends_at(t, "перего".len()));
+        assert_eq!(end_of_word(t, "перего".len()), "переговори".len());
+    }
+}
