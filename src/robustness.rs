@@ -132,8 +132,14 @@ mod tests {
     fn the_invariants_hold_for_ordinary_input() {
         let feed = b"<rss version=\"2.0\"><channel><item><title>Rutte</title><guid>1</guid></item></channel></rss>";
         assert_eq!(feed_bytes(feed), Ok(()));
-        assert_eq!(page_bytes(b"<html><body><p>Text.</p></body></html>"), Ok(()));
-        assert_eq!(config_bytes(b"[[feeds]]\nurl = \"https://news.example/feed\"\n"), Ok(()));
+        assert_eq!(
+            page_bytes(b"<html><body><p>Text.</p></body></html>"),
+            Ok(())
+        );
+        assert_eq!(
+            config_bytes(b"[[feeds]]\nurl = \"https://news.example/feed\"\n"),
+            Ok(())
+        );
         assert_eq!(config_bytes(b"[[feeds]]\nurl = 5\n"), Ok(()));
         // A file that is not UTF-8 is reported at the offending byte.
         assert_eq!(config_bytes(b"state_dir = \"/tmp\"\n# caf\xe9\n"), Ok(()));

@@ -158,7 +158,11 @@ smtp = {{ host = "127.0.0.1", port = {}, tls = "none" }}
         hook("ntfy", "ntfy", "topic = \"alerts\""),
         hook("gotify", "gotify", "token = \"t\""),
         hook("telegram", "telegram", "token = \"1:a\"\nchat_id = \"42\""),
-        hook("matrix", "matrix", "token = \"t\"\nroom_id = \"!r:example.org\""),
+        hook(
+            "matrix",
+            "matrix",
+            "token = \"t\"\nroom_id = \"!r:example.org\""
+        ),
     );
     let config = write_config(dir.path(), &body);
     owner_only(&config);
@@ -239,10 +243,13 @@ smtp = {{ host = "127.0.0.1", port = {}, tls = "none" }}
         let json = request.json();
         assert!(!request.header("webhook-id").is_empty());
         if request.path == "/generic" {
-            let title = json["data"]["article"]["title"].as_str().unwrap_or_default();
+            let title = json["data"]["article"]["title"]
+                .as_str()
+                .unwrap_or_default();
             assert!(
-                NASTY_TITLES.iter().any(|t| t.starts_with(title.trim_end_matches('…'))
-                    || title.contains("Rutte")),
+                NASTY_TITLES
+                    .iter()
+                    .any(|t| t.starts_with(title.trim_end_matches('…')) || title.contains("Rutte")),
                 "{title:?}"
             );
             continue;
@@ -366,7 +373,10 @@ digest = {{ schedule = "daily 08:00", time_zone = "UTC" }}
             "<b>bold",
             "<i>rule",
         ] {
-            assert!(!html.contains(forbidden), "{subject}: {forbidden} in\n{html}");
+            assert!(
+                !html.contains(forbidden),
+                "{subject}: {forbidden} in\n{html}"
+            );
         }
         assert!(
             html.contains("&lt;script&gt;") || html.contains("rutte"),
@@ -437,14 +447,19 @@ url = "{}"
     assert_eq!(report.delivery.sent, 3, "{report:?}");
 
     let clean_end = |text: &str, what: &str| {
-        let body = text.strip_suffix('…').unwrap_or_else(|| panic!("{what} is cut: {text}"));
+        let body = text
+            .strip_suffix('…')
+            .unwrap_or_else(|| panic!("{what} is cut: {text}"));
         let last = body.chars().next_back().expect("not empty");
         assert!(
             !unicode_normalization::char::is_combining_mark(last) && last != '\u{200d}',
             "{what} ends inside a character: {:?}",
             &body[body.len().saturating_sub(12)..]
         );
-        assert!(long.starts_with(body.trim_end()), "{what} is a prefix of the title");
+        assert!(
+            long.starts_with(body.trim_end()),
+            "{what} is a prefix of the title"
+        );
     };
     let got = receiver.got();
     let generic = got.iter().find(|r| r.path == "/hook").expect("generic");
@@ -452,7 +467,11 @@ url = "{}"
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(title.chars().count() <= newshound::alerts::TITLE_CHARS + 1, "{}", title.len());
+    assert!(
+        title.chars().count() <= newshound::alerts::TITLE_CHARS + 1,
+        "{}",
+        title.len()
+    );
     clean_end(&title, "the alert title");
     let byline = generic.json()["data"]["article"]["byline"]
         .as_str()

@@ -282,7 +282,11 @@ async fn article_links_to_private_addresses_are_refused_and_contained() {
     let pipeline = Arc::new(Pipeline::new(config, store).expect("pipeline"));
     let report = scheduler::run_once(&pipeline, false).await.expect("cycle");
     assert_eq!(report.failed, 0, "{report:?}");
-    let titles: Vec<_> = report.alerts.iter().map(|a| a.article.title.clone().unwrap_or_default()).collect();
+    let titles: Vec<_> = report
+        .alerts
+        .iter()
+        .map(|a| a.article.title.clone().unwrap_or_default())
+        .collect();
     assert_eq!(report.alerts.len(), hostile_links.len() + 1, "{titles:?}");
     let good_alert = report
         .alerts

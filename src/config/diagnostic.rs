@@ -39,7 +39,11 @@ impl Diagnostic {
         let line_end = source[start..]
             .find('\n')
             .map_or(source.len(), |i| start + i);
-        let line = source.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = source.as_bytes()[..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
         let column = source[line_start..start].chars().count() + 1;
         let snippet = source[line_start..line_end]
             .trim_end_matches('\r')
