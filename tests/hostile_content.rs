@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::receiver::Receiver;
 use common::smtp::{Options, SmtpServer, owner_only};
-use common::{TestServer, minutes_ago, write_config};
+use common::{TestServer, write_config};
 use mail_parser::MessageParser;
 use newshound::scheduler::{self, Pipeline};
 use newshound::store::Store;
@@ -58,10 +58,15 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 }
 
 /// The header block of a raw message, split into logical headers (continuations joined).
+/// The SMTP server's maildir stores lines ending in LF alone, so a line ends at LF with one
+/// CR before it dropped; any other CR stays in the value, where the caller catches it.
 fn headers(raw: &str) -> Vec<(String, String)> {
-    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
     let mut out: Vec<(String, String)> = Vec::new();
-    for line in head.split("\r\n") {
+    for line in raw.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
         if line.starts_with([' ', '\t']) {
             let last = out.last_mut().expect("a continuation follows a header");
             last.1.push_str(line);
@@ -225,13 +230,26 @@ smtp = {{ host = "127.0.0.1", port = {}, tls = "none" }}
                 .any(|c| c.is_control() || matches!(c, '\u{202e}' | '\u{200b}' | '\u{feff}')),
             "{subject:?}"
         );
-        for name in ["X-Newshound-Feed", "X-Newshound-Url"] {
-            let value = parsed
-                .header_raw(name)
-                .map(str::to_string)
-                .unwrap_or_default();
-            assert!(!value.contains("Injected:"), "{name}: {value}");
-        }
+        // The injected text stays inside the one header it came in (as harmless text);
+        // it never becomes a header of its own.
+        assert!(
+            !headers(&raw)
+                .iter()
+                .any(|(name, _)| name.to_ascii_lowercase().contains("injected")),
+            "an injected header in\n{raw}"
+        );
+        let feed = parsed
+            .header_raw("X-Newshound-Feed")
+            .map(str::trim)
+            .unwrap_or_default();
+        assert_eq!(feed, "Wire X-Feed-Injected: 1");
+        let url = parsed
+            .header_raw("X-Newshound-Url")
+            .map(str::trim)
+            .unwrap_or_default();
+        let parsed_url = url::Url::parse(url).expect("the URL header is one URL");
+        assert_eq!(parsed_url.host_str(), Some("news.example"), "{url}");
+        assert!(!url.contains(char::is_whitespace), "{url:?}");
         assert!(parsed.bcc().is_none(), "no Bcc header");
     }
 
@@ -278,6 +296,44 @@ const SCRIPTS: &str = r#"<p>Mark Rutte said peace talks must include Ukraine.</p
 <form action="https://evil.example/"><input name="password"></form>
 <p onclick="alert('click')">Rutte again.</p>"#;
 
+/// The email HTML, parsed as a mail client would: no active or remote element, no event
+/// handler, no `javascript:`/`data:` link, no feed markup (`<b>bold`, `<i>rule`) taken as
+/// markup. Hostile text that is escaped (`&lt;b onmouseover=…&gt;`) is only text and fine.
+fn assert_markup_is_safe(html: &str, subject: &str) {
+    let document = scraper::Html::parse_document(html);
+    let all = scraper::Selector::parse("*").expect("selector");
+    for element in document.select(&all) {
+        let tag = element.value().name();
+        assert!(
+            !matches!(
+                tag,
+                "script" | "img" | "svg" | "iframe" | "form" | "input" | "object" | "embed"
+            ),
+            "{subject}: a <{tag}> element in\n{html}"
+        );
+        let text: String = element.text().collect();
+        assert!(
+            !(tag == "style" && text.contains("javascript")),
+            "{subject}: the feed's style sheet in\n{html}"
+        );
+        assert!(
+            !((tag == "b" && text.contains("bold")) || (tag == "i" && text.contains("rule"))),
+            "{subject}: feed markup <{tag}>{text} rendered as markup"
+        );
+        for (name, value) in element.value().attrs() {
+            assert!(
+                !name.to_ascii_lowercase().starts_with("on"),
+                "{subject}: an event handler {name}={value:?}"
+            );
+            let value = value.trim().to_ascii_lowercase();
+            assert!(
+                !(value.starts_with("javascript:") || value.starts_with("data:")),
+                "{subject}: {name}={value:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn html_and_script_in_feed_content_never_reach_an_email_unsanitised() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -290,12 +346,18 @@ async fn html_and_script_in_feed_content_never_reach_an_email_unsanitised() {
             "javascript:alert('entry-link')",
             SCRIPTS,
         ),
+        // Another story, in other words: the same text would be folded into the first
+        // alert as a near-duplicate and never mailed on its own.
         item(
             "s2",
             "Rutte \"quoted\" <b>bold</b> & co",
             "Staff",
             "https://news.example/2\"><script>alert('attr')</script>",
-            SCRIPTS,
+            &SCRIPTS.replace(
+                "Mark Rutte said peace talks must include Ukraine.",
+                "In Helsinki the alliance's chief discussed air defence funding, ammunition \
+                 deliveries and the summit agenda with Finnish and Swedish ministers.",
+            ),
         ),
     ];
     server.set_page("/feed.json", json_feed(&items), "application/feed+json");
@@ -355,31 +417,10 @@ digest = {{ schedule = "daily 08:00", time_zone = "UTC" }}
             .expect("parseable");
         let subject = parsed.subject().unwrap_or_default().to_string();
         saw_digest |= subject.contains("Digest");
-        let html = parsed.body_html(0).unwrap_or_default().to_lowercase();
-        for forbidden in [
-            "<script",
-            "<img",
-            "<svg",
-            "<iframe",
-            "<style>body",
-            "<form",
-            "<input",
-            "onerror",
-            "onload",
-            "onclick",
-            "onmouseover",
-            "javascript:",
-            "data:text/html",
-            "<b>bold",
-            "<i>rule",
-        ] {
-            assert!(
-                !html.contains(forbidden),
-                "{subject}: {forbidden} in\n{html}"
-            );
-        }
+        let html = parsed.body_html(0).unwrap_or_default().to_string();
+        assert_markup_is_safe(&html, &subject);
         assert!(
-            html.contains("&lt;script&gt;") || html.contains("rutte"),
+            html.contains("&lt;script&gt;") || html.to_lowercase().contains("rutte"),
             "the text is still there, escaped: {html}"
         );
         let text = parsed.body_text(0).unwrap_or_default();
