@@ -110,6 +110,114 @@ fn check_config(path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Query text → parsed query → a rule compiled from a configuration that holds it →
+/// evaluated on an article, as `newshound check` and a poll do. The text is written into
+/// the file as a TOML string (literal when it can be, else escaped), so errors go through
+/// the same position mapping as a hand-written rule. Invariants: a parse error's span lies
+/// inside the query on character boundaries; a configuration error about the query is on
+/// the query's line and inside its quotes; a query that parses compiles.
+pub fn query_bytes(data: &[u8]) -> Result<(), String> {
+    let query = String::from_utf8_lossy(data);
+    let parsed = crate::rules::query::parse(&query);
+    if let Err(error) = &parsed {
+        let span = &error.span;
+        if span.start > span.end
+            || span.end > query.len()
+            || !query.is_char_boundary(span.start)
+            || !query.is_char_boundary(span.end)
+        {
+            return Err(format!("error span {span:?} outside the query: {error}"));
+        }
+    }
+    let (value, literal) = toml_string(&query);
+    let prefix = "[[rules]]\nname = \"fuzz\"\nquery = ";
+    let source = format!("{prefix}{value}\n");
+    let dir = std::env::temp_dir().join(format!("newshound-robustness-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("query.toml");
+    std::fs::write(&path, &source).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let loaded = crate::config::load(&path);
+    let _ = std::fs::remove_file(&path);
+    // The value starts after `query = ` on line 3; columns count characters, 1-based.
+    let first_column = "query = ".len() + 1;
+    let last_column = first_column + value.chars().count();
+    let check = |error: &ConfigError| -> Result<(), String> {
+        located(error)?;
+        for d in error.diagnostics.iter().filter(|d| d.line != 0) {
+            if d.line != 3 || d.column < first_column || d.column > last_column {
+                return Err(format!("an error outside the query's value: {d}"));
+            }
+            // In a literal string a byte of the query is a byte of the file.
+            if literal && let Err(parse) = &parsed {
+                let expected = first_column + 1 + query[..parse.span.start].chars().count();
+                if d.column != expected {
+                    return Err(format!(
+                        "error at column {} instead of {expected} (byte {} of the query): {d}",
+                        d.column, parse.span.start
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
+    let config = match loaded {
+        Ok(config) => config,
+        Err(error) => {
+            if parsed.is_ok() && !error.diagnostics.is_empty() {
+                // Not a query error: only the state directory may be undecidable here.
+                let other = error
+                    .diagnostics
+                    .iter()
+                    .find(|d| !d.message.starts_with("cannot decide where to keep state"));
+                if let Some(d) = other {
+                    return Err(format!("a query that parses is refused by the loader: {d}"));
+                }
+                return Ok(());
+            }
+            return check(&error);
+        }
+    };
+    if parsed.is_err() {
+        return Err("the loader accepted a query the parser refuses".into());
+    }
+    let rules = match crate::rules::RuleSet::compile(&config) {
+        Ok(rules) => rules,
+        // A regex over the size limit is refused while compiling, at its place.
+        Err(error) => return check(&error),
+    };
+    let subject = crate::rules::Subject {
+        feed: "fuzz",
+        tags: &[],
+        url: Some("https://news.example/2026/11/27/story.html"),
+        title: &query,
+        author: "",
+        content: &query,
+        published: None,
+    };
+    let _ = rules.evaluate(&subject);
+    Ok(())
+}
+
+/// `text` as a TOML string: a literal string when it has no quote, line break or control
+/// character (true is returned then), else a basic string with escapes.
+fn toml_string(text: &str) -> (String, bool) {
+    if !text.contains('\'') && !text.chars().any(|c| c.is_control() && c != '\t') {
+        return (format!("'{text}'"), true);
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    (out, false)
+}
+
 fn located(error: &ConfigError) -> Result<(), String> {
     if error.diagnostics.is_empty() {
         return Err("a configuration error without any diagnostic".into());
@@ -141,6 +249,20 @@ mod tests {
             Ok(())
         );
         assert_eq!(config_bytes(b"[[feeds]]\nurl = 5\n"), Ok(()));
+        for query in [
+            "peace AND talks",
+            "\"peace talks\" NEAR/5 Rutte",
+            "title:(peace OR truce) AND NOT rumour",
+            "/sec(retary)? general/",
+            "peace AND (",
+            "NOT rumour",
+            "ne*",
+            "мир AND 'переговори'",
+            "пе\"ре\\го\nвори AND (",
+            "",
+        ] {
+            assert_eq!(query_bytes(query.as_bytes()), Ok(()), "{query:?}");
+        }
         // A file that is not UTF-8 is reported at the offending byte.
         assert_eq!(config_bytes(b"state_dir = \"/tmp\"\n# caf\xe9\n"), Ok(()));
     }
