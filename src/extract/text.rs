@@ -1,6 +1,7 @@
 //! HTML to plain text: visible text only, block elements become paragraph breaks, links
 //! keep their words but never their URLs, scripts and styles are dropped.
 
+use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
 /// Elements whose content is never text a reader sees.
@@ -59,31 +60,50 @@ pub fn html_to_text(html: &str) -> String {
     normalise_paragraphs(&out)
 }
 
-fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(text) => out.push_str(&text.text),
-            Node::Element(element) => {
-                let name = element.name();
-                if INVISIBLE.contains(&name) {
+/// Writes the text under `root` in document order. Iterative on purpose: a hostile page can
+/// nest elements tens of thousands deep, and one stack frame per level would overflow the
+/// worker thread's stack and abort the daemon.
+fn walk(root: ego_tree::NodeRef<'_, Node>, out: &mut String) {
+    // The invisible element whose subtree is being skipped, if any.
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(node) => {
+                if skipping.is_some() {
                     continue;
                 }
-                if name == "br" {
-                    out.push('\n');
-                    continue;
-                }
-                let block = BLOCKS.contains(&name);
-                if block {
-                    out.push_str("\n\n");
-                }
-                walk(child, out);
-                if block {
-                    out.push_str("\n\n");
-                } else if matches!(name, "td" | "th") {
-                    out.push(' ');
+                match node.value() {
+                    Node::Text(text) => out.push_str(&text.text),
+                    Node::Element(element) => {
+                        let name = element.name();
+                        if INVISIBLE.contains(&name) {
+                            skipping = Some(node.id());
+                        } else if name == "br" {
+                            out.push('\n');
+                        } else if BLOCKS.contains(&name) {
+                            out.push_str("\n\n");
+                        }
+                    }
+                    _ => {}
                 }
             }
-            _ => {}
+            Edge::Close(node) => {
+                if skipping == Some(node.id()) {
+                    skipping = None;
+                    continue;
+                }
+                if skipping.is_some() {
+                    continue;
+                }
+                if let Node::Element(element) = node.value() {
+                    let name = element.name();
+                    if BLOCKS.contains(&name) {
+                        out.push_str("\n\n");
+                    } else if matches!(name, "td" | "th") {
+                        out.push(' ');
+                    }
+                }
+            }
         }
     }
 }
