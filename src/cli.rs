@@ -720,7 +720,9 @@ fn status(args: &StatusArgs) -> anyhow::Result<i32> {
         Ok(store) => store,
         Err(error) => {
             eprintln!("error: {error}");
-            return Ok(66); // EX_NOINPUT
+            // No state yet is a missing input; a state file that is there but unusable
+            // (corrupt, newer schema) is the store error every other command reports.
+            return Ok(if path.exists() { EX_CANTCREAT } else { 66 }); // 66: EX_NOINPUT
         }
     };
     let report = crate::status::collect(&config, &store, jiff::Timestamp::now())?;
