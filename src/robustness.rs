@@ -74,8 +74,8 @@ pub fn page_bytes(data: &[u8]) -> Result<(), String> {
 }
 
 /// Configuration bytes → loaded configuration → compiled rules and built destinations, as
-/// `newshound check` does. Invariant: every error names a line and column (except a state
-/// directory that cannot be decided from the environment, which is about no line).
+/// `newshound check` does. Invariant: every error names a file, a line and a column (except a
+/// state directory that cannot be decided from the environment, which is about no line).
 pub fn config_bytes(data: &[u8]) -> Result<(), String> {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!("newshound-robustness-{}", std::process::id()));
@@ -222,11 +222,17 @@ fn located(error: &ConfigError) -> Result<(), String> {
     if error.diagnostics.is_empty() {
         return Err("a configuration error without any diagnostic".into());
     }
-    match error
+    if let Some(d) = error
         .diagnostics
         .iter()
-        .find(|d| d.line == 0 && !d.message.starts_with("cannot decide where to keep state"))
+        .find(|d| d.file.as_os_str().is_empty())
     {
+        return Err(format!("an error that names no file: {d}"));
+    }
+    match error.diagnostics.iter().find(|d| {
+        (d.line == 0 || d.column == 0)
+            && !d.message.starts_with("cannot decide where to keep state")
+    }) {
         Some(diagnostic) => Err(format!("an error without a location: {diagnostic}")),
         None => Ok(()),
     }
