@@ -336,8 +336,13 @@ mod tests {
         let family = "ab\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}cd";
         assert_eq!(truncate_chars(family, 3), "ab…");
         assert_eq!(truncate_chars(family, 4), "ab…");
+        // Seven characters are "ab" and the five of the family; the eighth is "c".
         assert_eq!(
             truncate_chars(family, 7),
+            "ab\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}…"
+        );
+        assert_eq!(
+            truncate_chars(family, 8),
             "ab\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}c…"
         );
         // A thumbs-up with a skin tone.
