@@ -56,6 +56,10 @@ pub fn extract(
     url: Option<&Url>,
     overrides: &Overrides,
 ) -> Result<Extraction, ExtractError> {
+    // The estimate first: parsing itself is quadratic in the nesting depth.
+    if super::nesting::nests_deeper_than(html, 2 * MAX_NESTING) {
+        return Err(ExtractError::TooDeep { limit: MAX_NESTING });
+    }
     let document = Document::from(html);
     if nests_deeper_than(&document, MAX_NESTING) {
         return Err(ExtractError::TooDeep { limit: MAX_NESTING });
@@ -262,6 +266,12 @@ mod tests {
         let deep = page(MAX_NESTING - 3);
         let extraction = extract(&deep, None, &Overrides::default()).expect("extracts");
         assert!(extraction.article.text.contains(PARAGRAPH));
+        // Past the limit but under the pre-parse estimate's: refused by the exact check.
+        assert!(matches!(
+            extract(&page(700), None, &Overrides::default()),
+            Err(ExtractError::TooDeep { limit: MAX_NESTING })
+        ));
+        // Far past it: refused before parsing.
         let hostile = page(5_000);
         assert!(matches!(
             extract(&hostile, None, &Overrides::default()),

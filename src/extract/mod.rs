@@ -24,6 +24,7 @@ pub mod candidates;
 pub mod clean;
 pub mod judge;
 pub mod metadata;
+pub mod nesting;
 pub mod overrides;
 pub mod page;
 pub mod readability;

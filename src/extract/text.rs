@@ -54,6 +54,11 @@ pub fn html_to_text(html: &str) -> String {
     if !html.contains('<') {
         return normalise_paragraphs(&html_escape::decode_html_entities(html));
     }
+    // Parsing is quadratic in the nesting depth (see `nesting`): hostile markup is reduced
+    // to its text without a parser.
+    if super::nesting::nests_deeper_than(html, 2 * super::judge::MAX_NESTING) {
+        return normalise_paragraphs(&html_escape::decode_html_entities(&strip_tags(html)));
+    }
     let fragment = Html::parse_fragment(html);
     let mut out = String::with_capacity(html.len() / 2);
     walk(fragment.tree.root(), &mut out);
@@ -108,6 +113,24 @@ fn walk(root: ego_tree::NodeRef<'_, Node>, out: &mut String) {
     }
 }
 
+/// The text outside `<...>`, each tag replaced by a space.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match (in_tag, c) {
+            (false, '<') => in_tag = true,
+            (true, '>') => {
+                in_tag = false;
+                out.push(' ');
+            }
+            (false, c) => out.push(c),
+            (true, _) => {}
+        }
+    }
+    out
+}
+
 /// Collapses whitespace inside paragraphs and separates paragraphs by one blank line.
 pub fn normalise_paragraphs(text: &str) -> String {
     let mut paragraphs = Vec::new();
@@ -146,5 +169,15 @@ mod tests {
     #[test]
     fn line_breaks_stay_inside_a_paragraph() {
         assert_eq!(html_to_text("<p>one<br>two</p>"), "one\ntwo");
+    }
+
+    #[test]
+    fn hostile_nesting_is_reduced_to_text_without_the_parser() {
+        let deep = format!(
+            "{}Rutte said &amp; left{}",
+            "<div class='x'>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        assert_eq!(html_to_text(&deep), "Rutte said & left");
     }
 }
