@@ -161,6 +161,11 @@ pub fn safe_url(link: &str) -> Option<String> {
 /// Cleans feed HTML for an email: no scripts, styles, images, iframes or event handlers;
 /// links only http(s)/mailto, relative ones resolved against `base`, opened without referrer.
 pub fn sanitize_html(html: &str, base: Option<&str>) -> String {
+    // Parsing is quadratic in nesting depth (see `extract::nesting`): hostile markup is
+    // sent as its escaped text.
+    if crate::extract::nesting::nests_deeper_than(html, 2 * crate::extract::judge::MAX_NESTING) {
+        return html_escape::encode_text(&crate::extract::html_to_text(html)).into_owned();
+    }
     let mut builder = ammonia::Builder::default();
     builder
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
@@ -426,5 +431,15 @@ mod tests {
         assert!(!subject.contains('\n') && !subject.contains('\r'));
         assert!(subject.starts_with("[newshound] peace: Рютте Bcc: x@y ї"));
         assert!(subject.chars().count() <= "[newshound] peace: ".len() + SUBJECT_TITLE_CHARS + 1);
+    }
+
+    #[test]
+    fn hostile_nesting_is_sent_as_escaped_text() {
+        let deep = format!(
+            "{}<b>Rutte</b>{}",
+            "<div>".repeat(50_000),
+            "</div>".repeat(50_000)
+        );
+        assert_eq!(sanitize_html(&deep, None), "Rutte");
     }
 }
