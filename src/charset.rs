@@ -5,8 +5,10 @@
 //! of evidence is: byte-order mark, UTF-16/32 byte pattern, the HTTP `Content-Type`
 //! charset, the in-document declaration (XML declaration, `<meta charset>`,
 //! `<meta http-equiv>`), and finally a statistical detector (`chardetng`) for bytes that
-//! are undeclared or are not valid in the declared charset. UTF-32, which `encoding_rs`
-//! does not support, is decoded by hand.
+//! are undeclared or are not valid in the declared charset. A legacy label (say
+//! windows-1251) on bytes that are valid UTF-8 throughout, multi-byte sequences included,
+//! loses to UTF-8: that combination is a stale label, never real legacy text. UTF-32, which
+//! `encoding_rs` does not support, is decoded by hand.
 
 use std::borrow::Cow;
 
@@ -121,6 +123,15 @@ fn decode_common<'a>(
             // document saying "utf-16" in ASCII bytes is really in an ASCII-compatible set.
             continue;
         }
+        if encoding != UTF_8 && is_utf8_with_multibyte(bytes) {
+            // A legacy label on bytes that are entirely valid UTF-8 and use multi-byte
+            // sequences: the label is a leftover (a CMS template saying windows-1251 over
+            // a UTF-8 database). Text in a legacy charset practically never forms valid
+            // UTF-8 throughout, while decoding UTF-8 as, say, windows-1251 would turn every
+            // Cyrillic letter into two ("Р“РµРЅ…"), since single-byte charsets accept any
+            // byte.
+            return decode_with(bytes, UTF_8, How::Detected);
+        }
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
         if !had_errors {
             return Decoded {
@@ -147,6 +158,12 @@ fn decode_common<'a>(
         return decode_with(bytes, UTF_8, How::Detected);
     }
     detect(bytes, false)
+}
+
+/// Whether the bytes are entirely valid UTF-8 and contain at least one multi-byte sequence
+/// (pure ASCII reads the same in every ASCII-compatible charset, so it decides nothing).
+fn is_utf8_with_multibyte(bytes: &[u8]) -> bool {
+    !bytes.is_ascii() && Encoding::utf8_valid_up_to(bytes) == bytes.len()
 }
 
 /// Whether bytes that are not entirely valid UTF-8 are still UTF-8 with a few corrupt
@@ -627,6 +644,40 @@ mod tests {
         assert!(decoded.text.contains("Україна"));
         let short = encode("<meta charset='koi8-u'><p>Україна</p>", encoding_rs::KOI8_U);
         assert!(decode_html(&short, None).text.contains("Україна"));
+    }
+
+    #[test]
+    fn utf8_bytes_under_a_legacy_label_decode_as_utf8() {
+        let page = format!(
+            "<html><head><meta charset=\"windows-1251\"><title>{UKRAINIAN}</title></head><body><p>Генсек НАТО заявив</p></body></html>"
+        );
+        let decoded = decode_html(page.as_bytes(), None);
+        assert_eq!(decoded.encoding, UTF_8);
+        assert!(decoded.text.contains(UKRAINIAN), "{}", decoded.text);
+        assert!(!decoded.text.contains("Р“"), "no mojibake");
+        // The same lie in the HTTP header, and in an XML declaration.
+        let plain = format!("<html><body><p>{UKRAINIAN}</p></body></html>");
+        let decoded = decode_html(plain.as_bytes(), Some("text/html; charset=windows-1251"));
+        assert!(decoded.text.contains(UKRAINIAN), "{}", decoded.text);
+        let decoded = decode_html(plain.as_bytes(), Some("text/html; charset=koi8-r"));
+        assert!(decoded.text.contains(UKRAINIAN), "{}", decoded.text);
+        let feed = rss(Some("windows-1251"), UKRAINIAN);
+        let decoded = decode_xml(feed.as_bytes(), None);
+        assert!(decoded.text.contains(UKRAINIAN), "{}", decoded.text);
+        assert!(
+            decoded.text.contains("encoding=\"utf-8\""),
+            "{}",
+            decoded.text
+        );
+        // Real windows-1251 bytes under the same label still decode as windows-1251, and
+        // pure ASCII under a legacy label keeps the label.
+        let bytes = encode(&page, encoding_rs::WINDOWS_1251);
+        let decoded = decode_html(&bytes, None);
+        assert_eq!(decoded.encoding, encoding_rs::WINDOWS_1251);
+        assert!(decoded.text.contains(UKRAINIAN));
+        let ascii = decode_html(b"<meta charset=\"windows-1251\"><p>NATO</p>", None);
+        assert_eq!(ascii.encoding, encoding_rs::WINDOWS_1251);
+        assert_eq!(ascii.source, How::Meta);
     }
 
     #[test]

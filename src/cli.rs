@@ -232,6 +232,10 @@ pub struct FeedArgs {
     /// Print one JSON object instead of a readable summary.
     #[arg(long)]
     pub json: bool,
+    /// A configuration file whose `[fetch]` settings apply to a URL (`allow_private` for an
+    /// intranet or loopback feed, `max_body`, `max_redirects`).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `newshound extract`.
@@ -481,24 +485,40 @@ fn check(config_path: &Path) -> anyhow::Result<i32> {
 }
 
 fn feed(args: FeedArgs) -> anyhow::Result<i32> {
-    let (bytes, content_type, base) =
-        if args.source.starts_with("http://") || args.source.starts_with("https://") {
-            match fetch_url(&args.source, None) {
-                Ok(fetched) => fetched,
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return Ok(1);
+    let config = match &args.config {
+        Some(path) => match load_config(path) {
+            Ok(config) => Some(config),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    let (bytes, content_type, base) = if args.source.starts_with("http://")
+        || args.source.starts_with("https://")
+    {
+        match fetch_url(&args.source, config.as_ref().map(|c| &c.fetch)) {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                let blocked = error
+                    .downcast_ref::<crate::fetch::FetchError>()
+                    .is_some_and(|e| e.kind == crate::fetch::FetchErrorKind::Blocked);
+                if blocked && config.is_none() {
+                    eprintln!(
+                        "hint: pass --config with the configuration whose [fetch] allow_private lists this network or host"
+                    );
                 }
+                return Ok(1);
             }
-        } else {
-            match std::fs::read(&args.source) {
-                Ok(bytes) => (bytes, None, None),
-                Err(error) => {
-                    eprintln!("error: cannot read {}: {error}", args.source);
-                    return Ok(66); // EX_NOINPUT
-                }
+        }
+    } else {
+        match std::fs::read(&args.source) {
+            Ok(bytes) => (bytes, None, None),
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", args.source);
+                return Ok(66); // EX_NOINPUT
             }
-        };
+        }
+    };
     let parsed = match crate::feed::parse(&bytes, content_type.as_deref(), base.as_deref()) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -700,7 +720,9 @@ fn status(args: &StatusArgs) -> anyhow::Result<i32> {
         Ok(store) => store,
         Err(error) => {
             eprintln!("error: {error}");
-            return Ok(66); // EX_NOINPUT
+            // No state yet is a missing input; a state file that is there but unusable
+            // (corrupt, newer schema) is the store error every other command reports.
+            return Ok(if path.exists() { EX_CANTCREAT } else { 66 }); // 66: EX_NOINPUT
         }
     };
     let report = crate::status::collect(&config, &store, jiff::Timestamp::now())?;

@@ -20,6 +20,7 @@ pub mod feed;
 pub mod fetch;
 pub mod observe;
 pub mod opml;
+pub mod robustness;
 pub mod rules;
 pub mod scheduler;
 pub mod service;

@@ -32,6 +32,13 @@ pub const ALERT_SCHEMA_VERSION: u32 = 2;
 /// Longest excerpt of the article text carried in an alert.
 const EXCERPT_CHARS: usize = 600;
 
+/// Longest headline carried in an alert, in characters: a hostile feed can send a title of
+/// megabytes, which would be stored in the outbox and sent to every destination.
+pub const TITLE_CHARS: usize = 300;
+
+/// Longest byline carried in an alert, in characters.
+const BYLINE_CHARS: usize = 200;
+
 /// The feed an alert's entry came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertFeed {
@@ -154,9 +161,16 @@ pub fn from_match(
             feed: feed.clone(),
             article: AlertArticle {
                 entry_key: entry.key.clone(),
-                title: article.title.clone().or_else(|| entry.title.clone()),
+                title: article
+                    .title
+                    .as_deref()
+                    .or(entry.title.as_deref())
+                    .map(|t| truncate_chars(t, TITLE_CHARS)),
                 link: entry.link.clone(),
-                byline: article.byline.clone(),
+                byline: article
+                    .byline
+                    .as_deref()
+                    .map(|b| truncate_chars(b, BYLINE_CHARS)),
                 published: article.published.or(entry.date()),
                 excerpt: excerpt.clone(),
             },
@@ -284,15 +298,56 @@ impl Alert {
 /// At most `max` characters of `text`, cut on a character boundary (an ellipsis marks a
 /// cut).
 pub fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
-        None => text.to_string(),
+    let Some((mut cut, _)) = text.char_indices().nth(max) else {
+        return text.to_string();
+    };
+    // Never separate a character from what belongs to it: combining accents, variation
+    // selectors, emoji modifiers and the parts of a zero-width-joiner sequence.
+    while cut > 0 {
+        let next = text[cut..].chars().next();
+        let previous = text[..cut].chars().next_back();
+        if next.is_some_and(attaches_to_previous) || previous == Some('\u{200D}') {
+            cut -= previous.map_or(1, char::len_utf8);
+        } else {
+            break;
+        }
     }
+    format!("{}…", text[..cut].trim_end())
+}
+
+/// Whether `c` belongs to the character before it rather than standing alone.
+fn attaches_to_previous(c: char) -> bool {
+    unicode_normalization::char::is_combining_mark(c)
+        || matches!(c, '\u{200D}' | '\u{FE00}'..='\u{FE0F}' | '\u{1F3FB}'..='\u{1F3FF}' | '\u{E0020}'..='\u{E007F}')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncation_keeps_characters_whole() {
+        assert_eq!(truncate_chars("abcdef", 3), "abc…");
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        // "é" written as e + combining acute: the accent is never cut off its letter.
+        let decomposed = "cafe\u{301}";
+        assert_eq!(truncate_chars(decomposed, 4), "caf…");
+        // A family emoji (man ZWJ woman ZWJ girl) is kept whole or dropped whole.
+        let family = "ab\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}cd";
+        assert_eq!(truncate_chars(family, 3), "ab…");
+        assert_eq!(truncate_chars(family, 4), "ab…");
+        // Seven characters are "ab" and the five of the family; the eighth is "c".
+        assert_eq!(
+            truncate_chars(family, 7),
+            "ab\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}…"
+        );
+        assert_eq!(
+            truncate_chars(family, 8),
+            "ab\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}c…"
+        );
+        // A thumbs-up with a skin tone.
+        assert_eq!(truncate_chars("x\u{1F44D}\u{1F3FD}y", 2), "x…");
+    }
 
     #[test]
     fn keys_are_deterministic_and_distinct() {

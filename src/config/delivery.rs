@@ -428,7 +428,7 @@ impl Place<'_> {
                     "run `chmod 600 {}`, or move the secret to a file of its own and name it with `{key}_file`",
                     self.path.display()
                 ),
-            ));
+            ).redacted());
             return None;
         }
         match self
@@ -800,7 +800,7 @@ pub(crate) fn webhook(
                 "run `chmod 600 {}`, or move the URL to a file of its own and name it with `url_file`",
                 place.path.display()
             ),
-        ));
+        ).redacted());
     }
     let url = match (&raw.url, &raw.url_file) {
         (Some(_), Some(file)) => {

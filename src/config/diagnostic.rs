@@ -25,6 +25,25 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// The same diagnostic with the underlined text of the snippet masked: the value is a
+    /// secret, and error output goes to logs that more people can read than the file.
+    pub fn redacted(mut self) -> Self {
+        let start = self.column.saturating_sub(1);
+        self.snippet = self
+            .snippet
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i >= start && i < start + self.underline {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        self
+    }
+
     /// A problem at a byte range of `source`, the contents of `file`.
     pub fn at(
         file: &Path,

@@ -109,8 +109,29 @@ impl FileContext {
 
 impl Loader {
     fn read_file(&mut self, path: &Path, is_main: bool) {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        let text = match std::fs::read(path).map(String::from_utf8) {
+            Ok(Ok(text)) => text,
+            Ok(Err(not_utf8)) => {
+                // Point at the first byte that is not UTF-8: everything before it decodes
+                // as is, so its offset is the same in the lossy text.
+                let at = not_utf8.utf8_error().valid_up_to();
+                let bytes = not_utf8.as_bytes();
+                let lossy = String::from_utf8_lossy(bytes);
+                self.diagnostics.push(Diagnostic::at(
+                    path,
+                    &lossy,
+                    at..at + 1,
+                    format!(
+                        "the file is not valid UTF-8 (byte 0x{:02x})",
+                        bytes.get(at).copied().unwrap_or(0)
+                    ),
+                    Some(
+                        "TOML files are UTF-8: save the file as UTF-8 (e.g. `iconv -f windows-1251 -t utf-8`)"
+                            .to_string(),
+                    ),
+                ));
+                return;
+            }
             Err(error) => {
                 let help = if is_main {
                     "pass the path of an existing file with --config (see config.example.toml)"

@@ -195,7 +195,7 @@ impl Sink {
                 Sink::Email(Box::new(EmailSink::new(email, &config.path)?))
             }
             DestinationConfig::Webhook(hook) => {
-                Sink::Webhook(Box::new(WebhookSink::new(hook, &config.path)?))
+                Sink::Webhook(Box::new(WebhookSink::new(hook, config)?))
             }
         })
     }

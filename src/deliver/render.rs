@@ -43,9 +43,11 @@ pub fn clean_line(text: &str) -> String {
     mapped.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Zero-width joiners and non-joiners (U+200C, U+200D) are kept: emoji sequences and
+/// Persian or Indic words need them, and they cannot reorder or hide text.
 fn is_invisible(c: char) -> bool {
     matches!(c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}')
 }
 
@@ -159,6 +161,11 @@ pub fn safe_url(link: &str) -> Option<String> {
 /// Cleans feed HTML for an email: no scripts, styles, images, iframes or event handlers;
 /// links only http(s)/mailto, relative ones resolved against `base`, opened without referrer.
 pub fn sanitize_html(html: &str, base: Option<&str>) -> String {
+    // Parsing is quadratic in nesting depth (see `extract::nesting`): hostile markup is
+    // sent as its escaped text.
+    if crate::extract::nesting::nests_deeper_than(html, 2 * crate::extract::judge::MAX_NESTING) {
+        return html_escape::encode_text(&crate::extract::html_to_text(html)).into_owned();
+    }
     let mut builder = ammonia::Builder::default();
     builder
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
@@ -424,5 +431,15 @@ mod tests {
         assert!(!subject.contains('\n') && !subject.contains('\r'));
         assert!(subject.starts_with("[newshound] peace: Рютте Bcc: x@y ї"));
         assert!(subject.chars().count() <= "[newshound] peace: ".len() + SUBJECT_TITLE_CHARS + 1);
+    }
+
+    #[test]
+    fn hostile_nesting_is_sent_as_escaped_text() {
+        let deep = format!(
+            "{}<b>Rutte</b>{}",
+            "<div>".repeat(50_000),
+            "</div>".repeat(50_000)
+        );
+        assert_eq!(sanitize_html(&deep, None), "Rutte");
     }
 }

@@ -4,8 +4,15 @@
 //! secret, `webhook-signature` — plus custom headers. Redirects are not followed, each
 //! request has a deadline, and the answer decides between done, retry (honouring
 //! `Retry-After`), dead, and disabling the endpoint (`410 Gone`).
+//!
+//! Webhook URLs are the administrator's choice, like feed URLs, and follow the same rule:
+//! they go through the private-address guard ([`crate::fetch::guard`]) with the same
+//! `[fetch] allow_private` list, so a local ntfy or Gotify works once its network or host
+//! is listed, and nothing else private is reached by accident. An IP-literal URL that the
+//! guard refuses is a configuration error; a name that resolves only to refused addresses
+//! fails the attempt (retried, so fixing the list and reloading delivers the alert).
 
-use std::path::Path;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -13,7 +20,8 @@ use super::presets::{self, PreparedRequest};
 use super::signing::{Signer, github_signature};
 use super::{DeliveryError, Outgoing, Receipt};
 use crate::alerts::truncate_chars;
-use crate::config::{ConfigError, Diagnostic, Preset, WebhookDestination};
+use crate::config::{Config, ConfigError, Preset, WebhookDestination};
+use crate::fetch::guard::{self, Guard};
 
 /// Longest part of an answer kept for logs and `deliver-test`.
 const ANSWER_CHARS: usize = 500;
@@ -23,14 +31,47 @@ pub struct WebhookSink {
     config: WebhookDestination,
     client: reqwest::Client,
     signer: Option<Signer>,
+    guard: Arc<Guard>,
 }
 
 impl WebhookSink {
-    /// Builds the HTTP client of a destination.
-    pub fn new(config: &WebhookDestination, config_path: &Path) -> Result<Self, ConfigError> {
-        let error = |message: String| ConfigError {
-            diagnostics: vec![Diagnostic::whole_file(config_path, message, None)],
+    /// Builds the HTTP client of a destination, guarded by the configuration's
+    /// `[fetch] allow_private` list.
+    pub fn new(config: &WebhookDestination, whole: &Config) -> Result<Self, ConfigError> {
+        let at_destination = |message: String, help: Option<String>| ConfigError {
+            diagnostics: vec![whole.diagnostic_at(
+                &config.origin,
+                config.origin.span.clone(),
+                message,
+                help,
+            )],
         };
+        let error = |message: String| at_destination(message, None);
+        let guard = Guard::from_entries(
+            whole
+                .fetch
+                .allow_private
+                .iter()
+                .map(|e| e.get_ref().as_str()),
+        )
+        .map_err(|e| error(format!("[fetch] allow_private: {e}")))?;
+        if let Ok(url) = url::Url::parse(&config.url)
+            && guard.check_url(&url).is_err()
+        {
+            let host = url.host_str().unwrap_or_default();
+            return Err(at_destination(
+                format!(
+                    "webhook destination {:?}: its URL points at {host}, a private, loopback or otherwise non-public address, which is {}",
+                    config.name,
+                    guard::BLOCKED_MARKER
+                ),
+                Some(format!(
+                    "if the receiver really lives there (a local ntfy or Gotify), add \"{}\" to `allow_private` in [fetch]",
+                    host.trim_matches(['[', ']'])
+                )),
+            ));
+        }
+        let guard = Arc::new(guard);
         let signer = match &config.secret {
             Some(secret) => Some(Signer::new(secret).map_err(|e| {
                 error(format!(
@@ -42,6 +83,9 @@ impl WebhookSink {
         };
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, past the guard.
+            .no_proxy()
+            .dns_resolver(guard::GuardedResolver::new(guard.clone()))
             .timeout(config.timeout.get())
             .connect_timeout(config.timeout.get().min(std::time::Duration::from_secs(10)))
             .user_agent(format!("newshound/{}", env!("CARGO_PKG_VERSION")))
@@ -51,6 +95,7 @@ impl WebhookSink {
             config: config.clone(),
             client,
             signer,
+            guard,
         })
     }
 
@@ -84,6 +129,7 @@ impl WebhookSink {
     /// Sends one alert; the answer says what happened.
     pub async fn deliver(&self, outgoing: &Outgoing) -> Result<Receipt, DeliveryError> {
         let request = self.prepare(outgoing)?;
+        self.check_target(&request.url)?;
         let id = outgoing.key();
         let timestamp = jiff::Timestamp::now().as_second();
         let mut builder = self
@@ -123,7 +169,7 @@ impl WebhookSink {
                 DeliveryError::temporary(format!(
                     "{} request failed: {}",
                     self.preset_name(),
-                    e.without_url()
+                    causes(&e.without_url())
                 ))
             })?;
         let status = response.status();
@@ -148,10 +194,42 @@ impl WebhookSink {
         })
     }
 
+    /// The guard's verdict on the URL of one request (the preset may have built it from
+    /// the configured one), described by host only: the URL may carry a credential.
+    fn check_target(&self, url: &str) -> Result<(), DeliveryError> {
+        let url = url::Url::parse(url).map_err(|e| {
+            DeliveryError::permanent(format!("{}: invalid URL: {e}", self.preset_name()))
+        })?;
+        self.guard.check_url(&url).map_err(|_| {
+            DeliveryError::temporary(format!(
+                "{}: {} is a private, loopback or otherwise non-public address, {} (allow it with [fetch] allow_private)",
+                self.preset_name(),
+                url.host_str().unwrap_or_default(),
+                guard::BLOCKED_MARKER
+            ))
+        })
+    }
+
     fn preset_name(&self) -> &'static str {
         match self.config.preset {
             Preset::Generic => "webhook",
             other => other.as_str(),
         }
     }
+}
+
+/// An error with all its causes: reqwest's own message ("error sending request") does not
+/// say what went wrong, its sources do (refused connection, guard, TLS).
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

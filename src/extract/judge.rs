@@ -8,7 +8,7 @@ use url::Url;
 
 use super::metadata::{self, PageMetadata};
 use super::overrides::{self, Overrides};
-use super::{Article, ArticleSource, candidates, clean, readability, trim};
+use super::{Article, ArticleSource, ExtractError, candidates, clean, readability, trim};
 
 /// Text length (characters) above which an element named like furniture is kept anyway.
 const FURNITURE_KEEP_OVER: usize = 1500;
@@ -27,9 +27,44 @@ pub struct Extraction {
     pub override_missed: bool,
 }
 
+/// Deepest element nesting a page may have to be extracted. The cleaning passes and the
+/// readability scorer recurse once per level, so a hostile page nesting tens of thousands of
+/// `<div>`s would overflow the worker thread's stack and abort the daemon. Browsers stop
+/// nesting at the same depth (Chromium's parser attaches deeper elements to the 512th).
+pub const MAX_NESTING: usize = 512;
+
+/// Whether an element of `document` lies more than `limit` elements deep. Iterative, for
+/// the reason [`MAX_NESTING`] exists.
+fn nests_deeper_than(document: &Document, limit: usize) -> bool {
+    let mut pending = vec![(document.root(), 0usize)];
+    while let Some((node, depth)) = pending.pop() {
+        if depth > limit {
+            return true;
+        }
+        pending.extend(
+            node.children_it(false)
+                .filter(|child| child.is_element())
+                .map(|child| (child, depth + 1)),
+        );
+    }
+    false
+}
+
 /// Runs the whole pipeline on one page's HTML. Pure: no I/O, no logging.
-pub fn extract(html: &str, url: Option<&Url>, overrides: &Overrides) -> Extraction {
-    let mut readability = readability::prepare(Document::from(html));
+pub fn extract(
+    html: &str,
+    url: Option<&Url>,
+    overrides: &Overrides,
+) -> Result<Extraction, ExtractError> {
+    // The estimate first: parsing itself is quadratic in the nesting depth.
+    if super::nesting::nests_deeper_than(html, 2 * MAX_NESTING) {
+        return Err(ExtractError::TooDeep { limit: MAX_NESTING });
+    }
+    let document = Document::from(html);
+    if nests_deeper_than(&document, MAX_NESTING) {
+        return Err(ExtractError::TooDeep { limit: MAX_NESTING });
+    }
+    let mut readability = readability::prepare(document);
     let metadata = metadata::read(&readability);
     let document = &readability.doc;
     overrides::apply_removals(document, overrides);
@@ -67,12 +102,12 @@ pub fn extract(html: &str, url: Option<&Url>, overrides: &Overrides) -> Extracti
             url: url.map(Url::to_string).unwrap_or_default(),
         },
     };
-    Extraction {
+    Ok(Extraction {
         article,
         strategy,
         metadata,
         override_missed,
-    }
+    })
 }
 
 /// Characters of text below which readability's choice is taken as a failure.
@@ -148,7 +183,7 @@ mod tests {
              <div class='newsletter'>Sign up for our newsletter</div><p>{PARAGRAPH}</p></article>\
              <footer>© 2025 Example</footer>"
         ));
-        let extraction = extract(&html, None, &Overrides::default());
+        let extraction = extract(&html, None, &Overrides::default()).expect("extracts");
         assert_eq!(extraction.article.text, [PARAGRAPH; 3].join("\n\n"));
         assert!(!extraction.override_missed);
     }
@@ -160,7 +195,7 @@ mod tests {
             "<html><head><script type='application/ld+json'>{{\"@context\":\"https://schema.org\",\"@type\":\"NewsArticle\",\"headline\":\"Talks\",\"articleBody\":\"{PARAGRAPH} {PARAGRAPH}\"}}</script></head>\
              <body><div id='app'><p>Loading…</p></div></body></html>"
         );
-        let extraction = extract(&html, None, &Overrides::default());
+        let extraction = extract(&html, None, &Overrides::default()).expect("extracts");
         assert_eq!(extraction.strategy, "json-ld");
         assert_eq!(extraction.article.text, format!("{PARAGRAPH} {PARAGRAPH}"));
     }
@@ -174,14 +209,14 @@ mod tests {
             body: Some("article p:first-child".into()),
             ..Overrides::default()
         };
-        let extraction = extract(&html, None, &selected);
+        let extraction = extract(&html, None, &selected).expect("extracts");
         assert_eq!(extraction.strategy, "selector");
         assert_eq!(extraction.article.text, PARAGRAPH);
         let missing = Overrides {
             body: Some("div.story".into()),
             ..Overrides::default()
         };
-        let extraction = extract(&html, None, &missing);
+        let extraction = extract(&html, None, &missing).expect("extracts");
         assert!(extraction.override_missed);
         assert_ne!(extraction.strategy, "selector");
         assert!(extraction.article.text.starts_with(PARAGRAPH));
@@ -193,7 +228,7 @@ mod tests {
             "<div><div>NATO statement, 14 March</div><div>1. The Council met today in Brussels</div>\
              <div>2. Ministers agreed to support the talks</div><div>3. Guarantees remain essential</div></div>",
         );
-        let extraction = extract(&html, None, &Overrides::default());
+        let extraction = extract(&html, None, &Overrides::default()).expect("extracts");
         assert!(
             extraction
                 .article
@@ -213,8 +248,34 @@ mod tests {
             "<html><body></body></html>",
             "<p>short</p>",
         ] {
-            let extraction = extract(html, None, &Overrides::default());
+            let extraction = extract(html, None, &Overrides::default()).expect("extracts");
             assert!(extraction.article.text.len() < 10, "{html:?}");
         }
+    }
+
+    #[test]
+    fn hostile_nesting_is_refused_but_deep_real_pages_extract() {
+        let page = |depth: usize| {
+            format!(
+                "<html><body>{}<p>{PARAGRAPH}</p><p>{PARAGRAPH}</p>{}</body></html>",
+                "<div>".repeat(depth),
+                "</div>".repeat(depth)
+            )
+        };
+        // html and body are two levels; the paragraphs one more.
+        let deep = page(MAX_NESTING - 3);
+        let extraction = extract(&deep, None, &Overrides::default()).expect("extracts");
+        assert!(extraction.article.text.contains(PARAGRAPH));
+        // Past the limit but under the pre-parse estimate's: refused by the exact check.
+        assert!(matches!(
+            extract(&page(700), None, &Overrides::default()),
+            Err(ExtractError::TooDeep { limit: MAX_NESTING })
+        ));
+        // Far past it: refused before parsing.
+        let hostile = page(5_000);
+        assert!(matches!(
+            extract(&hostile, None, &Overrides::default()),
+            Err(ExtractError::TooDeep { limit: MAX_NESTING })
+        ));
     }
 }

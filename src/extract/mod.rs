@@ -24,6 +24,7 @@ pub mod candidates;
 pub mod clean;
 pub mod judge;
 pub mod metadata;
+pub mod nesting;
 pub mod overrides;
 pub mod page;
 pub mod readability;
@@ -110,6 +111,13 @@ pub enum ExtractError {
     /// The page has no main text at all.
     #[error("no article text found in the page")]
     NoText,
+    /// The page nests elements deeper than any real page does (a hostile page); it is not
+    /// extracted rather than risk the stack.
+    #[error("the page nests elements more than {limit} deep; not extracted")]
+    TooDeep {
+        /// The deepest nesting allowed.
+        limit: usize,
+    },
 }
 
 /// Extracts the article from a page's HTML. Pure: no I/O. A configured body selector that
@@ -120,7 +128,7 @@ pub fn extract_html(
     url: Option<&Url>,
     overrides: &Overrides,
 ) -> Result<Article, ExtractError> {
-    let extraction = judge::extract(html, url, overrides);
+    let extraction = judge::extract(html, url, overrides)?;
     if extraction.override_missed {
         tracing::warn!(
             overrides = %overrides.origin,

@@ -168,7 +168,8 @@ async fn fetch_and_extract(
         super::extract(&html, Some(&for_task), &task_overrides)
     })
     .await
-    .map_err(|e| format!("extraction task failed: {e}"))?;
+    .map_err(|e| format!("extraction task failed: {e}"))?
+    .map_err(|e| format!("{e} at {page_url}"))?;
     tracing::debug!(
         url = %page_url,
         strategy = extraction.strategy,

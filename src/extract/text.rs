@@ -1,6 +1,7 @@
 //! HTML to plain text: visible text only, block elements become paragraph breaks, links
 //! keep their words but never their URLs, scripts and styles are dropped.
 
+use ego_tree::iter::Edge;
 use scraper::{Html, Node};
 
 /// Elements whose content is never text a reader sees.
@@ -53,39 +54,81 @@ pub fn html_to_text(html: &str) -> String {
     if !html.contains('<') {
         return normalise_paragraphs(&html_escape::decode_html_entities(html));
     }
+    // Parsing is quadratic in the nesting depth (see `nesting`): hostile markup is reduced
+    // to its text without a parser.
+    if super::nesting::nests_deeper_than(html, 2 * super::judge::MAX_NESTING) {
+        return normalise_paragraphs(&html_escape::decode_html_entities(&strip_tags(html)));
+    }
     let fragment = Html::parse_fragment(html);
     let mut out = String::with_capacity(html.len() / 2);
     walk(fragment.tree.root(), &mut out);
     normalise_paragraphs(&out)
 }
 
-fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(text) => out.push_str(&text.text),
-            Node::Element(element) => {
-                let name = element.name();
-                if INVISIBLE.contains(&name) {
+/// Writes the text under `root` in document order. Iterative on purpose: a hostile page can
+/// nest elements tens of thousands deep, and one stack frame per level would overflow the
+/// worker thread's stack and abort the daemon.
+fn walk(root: ego_tree::NodeRef<'_, Node>, out: &mut String) {
+    // The invisible element whose subtree is being skipped, if any.
+    let mut skipping: Option<ego_tree::NodeId> = None;
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(node) => {
+                if skipping.is_some() {
                     continue;
                 }
-                if name == "br" {
-                    out.push('\n');
-                    continue;
-                }
-                let block = BLOCKS.contains(&name);
-                if block {
-                    out.push_str("\n\n");
-                }
-                walk(child, out);
-                if block {
-                    out.push_str("\n\n");
-                } else if matches!(name, "td" | "th") {
-                    out.push(' ');
+                match node.value() {
+                    Node::Text(text) => out.push_str(&text.text),
+                    Node::Element(element) => {
+                        let name = element.name();
+                        if INVISIBLE.contains(&name) {
+                            skipping = Some(node.id());
+                        } else if name == "br" {
+                            out.push('\n');
+                        } else if BLOCKS.contains(&name) {
+                            out.push_str("\n\n");
+                        }
+                    }
+                    _ => {}
                 }
             }
-            _ => {}
+            Edge::Close(node) => {
+                if skipping == Some(node.id()) {
+                    skipping = None;
+                    continue;
+                }
+                if skipping.is_some() {
+                    continue;
+                }
+                if let Node::Element(element) = node.value() {
+                    let name = element.name();
+                    if BLOCKS.contains(&name) {
+                        out.push_str("\n\n");
+                    } else if matches!(name, "td" | "th") {
+                        out.push(' ');
+                    }
+                }
+            }
         }
     }
+}
+
+/// The text outside `<...>`, each tag replaced by a space.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match (in_tag, c) {
+            (false, '<') => in_tag = true,
+            (true, '>') => {
+                in_tag = false;
+                out.push(' ');
+            }
+            (false, c) => out.push(c),
+            (true, _) => {}
+        }
+    }
+    out
 }
 
 /// Collapses whitespace inside paragraphs and separates paragraphs by one blank line.
@@ -126,5 +169,15 @@ mod tests {
     #[test]
     fn line_breaks_stay_inside_a_paragraph() {
         assert_eq!(html_to_text("<p>one<br>two</p>"), "one\ntwo");
+    }
+
+    #[test]
+    fn hostile_nesting_is_reduced_to_text_without_the_parser() {
+        let deep = format!(
+            "{}Rutte said &amp; left{}",
+            "<div class='x'>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        assert_eq!(html_to_text(&deep), "Rutte said & left");
     }
 }

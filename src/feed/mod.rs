@@ -24,6 +24,7 @@ mod feedrs;
 mod json;
 mod map;
 mod repair;
+mod sniff;
 mod text;
 mod tree;
 mod uri;
@@ -32,6 +33,7 @@ pub use dates::parse_date;
 use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+pub use sniff::describe_non_feed;
 
 /// Everything that can make a document unusable as a feed.
 #[derive(Debug, thiserror::Error)]

@@ -445,7 +445,15 @@ fn classify(error: &reqwest::Error, url: &Url) -> FetchError {
         || lower.contains("name or service not known")
     {
         FetchErrorKind::Dns
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+        // rustls' own words for a peer that does not speak TLS (a plain HTTP server behind
+        // an https:// URL) or breaks the protocol.
+        || lower.contains("corrupt message")
+        || lower.contains("peer is incompatible")
+        || lower.contains("peer misbehaved")
+        || lower.contains("fatal alert")
     {
         FetchErrorKind::Tls
     } else if error.is_connect() {

@@ -111,10 +111,20 @@ pub async fn poll_feed(
             outcome: PollOutcome::NotModified,
         };
     }
+    // What the body is when it is not a feed, for a failure message that says what to fix.
+    let non_feed = feed::describe_non_feed(
+        &response.body,
+        response.content_type.as_deref(),
+        response.status,
+    );
     let parsed = parse_off_thread(response.body, response.content_type, response.final_url).await;
     let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(message) => {
+            let message = match non_feed {
+                Some(what) => format!("{message}: the response is {what}"),
+                None => message,
+            };
             let error = FetchError {
                 kind: crate::fetch::FetchErrorKind::Body,
                 status: Some(response.status),

@@ -779,7 +779,9 @@ const OUTBOX_COLUMNS: &str = "id, key, destination, rule, story, payload, status
 
 fn explain_open_error(error: &rusqlite::Error) -> String {
     let text = error.to_string();
-    if text.contains("file is not a database") {
+    // "not a database": garbage where the header should be; "malformed": a valid header
+    // over pages that are missing or damaged (a truncated or partly overwritten file).
+    if text.contains("file is not a database") || text.contains("disk image is malformed") {
         format!(
             "{text}: the file is corrupt or not a newshound state file; it was left untouched — move it aside to start with empty state, or restore a backup"
         )

@@ -2,6 +2,8 @@
 //! and failures the test controls, and helpers to build configurations around it.
 #![allow(dead_code)]
 
+pub mod hostile;
+pub mod receiver;
 pub mod smtp;
 
 use std::collections::HashMap;

@@ -17,7 +17,7 @@ mod parser;
 
 use std::ops::Range;
 
-pub use parser::parse;
+pub use parser::{MAX_NESTING, parse};
 
 /// Splits a word or phrase (an alias, a keyword) into word patterns, checking wildcards.
 pub fn parser_term_words(text: &str) -> Result<Vec<WordPattern>, QueryError> {

@@ -10,6 +10,11 @@ use crate::rules::normalize::{fold_str, is_word_char};
 /// Shortest stem a wildcard may have, in letters: `ne*` would match half the language.
 const MIN_STEM: usize = 3;
 
+/// Deepest nesting of parentheses and `NOT`s a query may have. The parser, the compiler and
+/// the evaluator recurse once per level, so without a bound a few kilobytes of `((((`
+/// overflow a worker thread's stack and abort the daemon; no real query comes near this.
+pub const MAX_NESTING: usize = 32;
+
 /// Parses a query string.
 pub fn parse(query: &str) -> Result<Node, QueryError> {
     let tokens = tokenize(query)?;
@@ -24,6 +29,7 @@ pub fn parse(query: &str) -> Result<Node, QueryError> {
         tokens,
         at: 0,
         len: query.len(),
+        depth: 0,
     };
     let node = parser.or(None)?;
     if let Some((token, span)) = parser.peek().cloned() {
@@ -50,6 +56,8 @@ struct Parser {
     tokens: Vec<(Token, Range<usize>)>,
     at: usize,
     len: usize,
+    /// Parentheses and `NOT`s open at the current token.
+    depth: usize,
 }
 
 impl Parser {
@@ -61,6 +69,19 @@ impl Parser {
         let token = self.tokens.get(self.at).cloned();
         self.at += 1;
         token
+    }
+
+    /// Enters one more level of nesting at `span`, refusing to go past [`MAX_NESTING`].
+    fn enter(&mut self, span: &Range<usize>) -> Result<(), QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(QueryError::new(
+                span.clone(),
+                format!("the query nests parentheses and NOTs more than {MAX_NESTING} deep"),
+                "write it flatter: 'a OR b OR c' needs no parentheses around each part",
+            ));
+        }
+        Ok(())
     }
 
     /// The span to blame when the query ends too early.
@@ -134,7 +155,9 @@ impl Parser {
                     "write what must not match after NOT, e.g. 'summit NOT rumour'",
                 ));
             }
+            self.enter(&span)?;
             let inner = self.unary(scope)?;
+            self.depth -= 1;
             let full = span.start..inner.span.end;
             return Ok(Node {
                 kind: NodeKind::Not(Box::new(inner)),
@@ -196,7 +219,9 @@ impl Parser {
                         "write something between them, or remove them",
                     ));
                 }
+                self.enter(&span)?;
                 let inner = self.or(scope)?;
+                self.depth -= 1;
                 match self.next() {
                     Some((Token::Close, close)) => Ok(Node {
                         kind: inner.kind,

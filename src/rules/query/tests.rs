@@ -78,3 +78,33 @@ fn errors_point_at_the_problem() {
         "AND needs a clause after it"
     );
 }
+
+#[test]
+fn nesting_is_bounded_instead_of_overflowing_the_stack() {
+    let at_limit = format!(
+        "{}peace{}",
+        "(".repeat(MAX_NESTING),
+        ")".repeat(MAX_NESTING)
+    );
+    assert!(parse(&at_limit).is_ok());
+    let too_deep = format!(
+        "{}peace{}",
+        "(".repeat(MAX_NESTING + 1),
+        ")".repeat(MAX_NESTING + 1)
+    );
+    let e = error(&too_deep);
+    assert!(e.message.contains("nests"), "{}", e.message);
+    // The error points at the parenthesis one level too deep.
+    assert_eq!(e.span, MAX_NESTING..MAX_NESTING + 1);
+    let nots = format!("peace AND {}rumour", "NOT ".repeat(5000));
+    assert!(error(&nots).message.contains("nests"));
+    // Thousands of levels, as a fuzzer writes them, are refused on a small stack too.
+    let huge = format!("{}peace{}", "(".repeat(100_000), ")".repeat(100_000));
+    let refused = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || parse(&huge).is_err())
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
+    assert!(refused);
+}

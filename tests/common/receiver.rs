@@ -1,0 +1,138 @@
+//! A webhook receiver on loopback that records every request (headers and body) and
+//! answers `200 {"ok":true}`, or a chosen status, optionally after a delay (so that a
+//! daemon can be killed while a delivery is in flight).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+
+/// One request received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    /// A header value ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    /// Answer every request with this status, when set.
+    always: Option<u16>,
+    /// Wait this long (up to) before answering; the request is recorded first.
+    delay: Option<Duration>,
+    got: Vec<Received>,
+}
+
+/// The receiver.
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<ReceiverState>>,
+}
+
+async fn receive(
+    State(state): State<Arc<Mutex<ReceiverState>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (status, delay) = {
+        let mut state = state.lock().expect("lock");
+        state.got.push(Received {
+            path: uri.path().to_string(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).to_string(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+        });
+        let status = state.always.unwrap_or(200);
+        (status, state.delay)
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay.mul_f64(fastrand::f64())).await;
+    }
+    let mut response = Response::new(Body::from(if status < 300 {
+        r#"{"ok":true}"#
+    } else {
+        r#"{"ok":false}"#
+    }));
+    *response.status_mut() = StatusCode::from_u16(status).expect("status");
+    response
+}
+
+impl Receiver {
+    /// Starts on 127.0.0.1 with a free port, on the current runtime.
+    pub async fn start() -> Receiver {
+        let state = Arc::new(Mutex::new(ReceiverState::default()));
+        let app = Router::new().fallback(receive).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { addr, state }
+    }
+
+    /// Starts on a runtime thread of its own, for tests that drive the binary.
+    pub fn start_in_background() -> Receiver {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                tx.send(Receiver::start().await).expect("send");
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().expect("receiver")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Answers every request with `status` from now on (`None`: 200 again).
+    pub fn always(&self, status: Option<u16>) {
+        self.state.lock().expect("lock").always = status;
+    }
+
+    /// Waits a random time up to `delay` before each answer.
+    pub fn delay(&self, delay: Option<Duration>) {
+        self.state.lock().expect("lock").delay = delay;
+    }
+
+    /// Everything received so far.
+    pub fn got(&self) -> Vec<Received> {
+        self.state.lock().expect("lock").got.clone()
+    }
+}
