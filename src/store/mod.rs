@@ -7,6 +7,7 @@
 //! next poll redoes the work, since the old validators are still in place).
 
 mod delivery;
+mod faults;
 mod inspect;
 mod schema;
 
@@ -18,6 +19,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use delivery::StoryRow;
+pub use faults::StorageFault;
 
 /// Name of the database file inside the state directory.
 pub const DATABASE_FILE: &str = "newshound.db";
@@ -329,10 +331,12 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self> {
         let open_error = |e: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
-            message: explain_open_error(&e),
+            message: explain_open_error_in(&e, path),
         };
         let conn = Connection::open(path).map_err(open_error)?;
-        Self::init(conn, path.to_path_buf())
+        let store = Self::init(conn, path.to_path_buf())?;
+        store.ensure_writable()?;
+        Ok(store)
     }
 
     /// An in-memory database (tests, dry runs without a state file).
@@ -343,7 +347,7 @@ impl Store {
     fn init(conn: Connection, path: PathBuf) -> Result<Self> {
         let open_error = |e: rusqlite::Error| StoreError::Open {
             path: path.clone(),
-            message: explain_open_error(&e),
+            message: explain_open_error_in(&e, &path),
         };
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_error)?;
@@ -761,6 +765,11 @@ fn outbox_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
 
 /// The columns [`outbox_item`] reads, in order.
 const OUTBOX_COLUMNS: &str = "id, key, destination, rule, story, payload, status, attempts, created_ms, last_error, kind, thread_of, duplicate_of, route, digest_key, sketch";
+
+/// Like [`explain_open_error`], naming the state directory and its fix for storage faults.
+fn explain_open_error_in(error: &rusqlite::Error, path: &Path) -> String {
+    faults::explain(error, path).unwrap_or_else(|| explain_open_error(error))
+}
 
 fn explain_open_error(error: &rusqlite::Error) -> String {
     let text = error.to_string();
