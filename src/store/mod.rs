@@ -324,7 +324,11 @@ impl Store {
                 state_dir.display()
             ),
         })?;
-        Self::open(&state_dir.join(DATABASE_FILE))
+        let store = Self::open(&state_dir.join(DATABASE_FILE))?;
+        // Whoever opens the state directory means to write: find out now, not at the first
+        // poll (a dry run uses `open` and may read a read-only database).
+        store.ensure_writable()?;
+        Ok(store)
     }
 
     /// Opens (creating if needed) the database file at `path`.
@@ -334,9 +338,7 @@ impl Store {
             message: explain_open_error_in(&e, path),
         };
         let conn = Connection::open(path).map_err(open_error)?;
-        let store = Self::init(conn, path.to_path_buf())?;
-        store.ensure_writable()?;
-        Ok(store)
+        Self::init(conn, path.to_path_buf())
     }
 
     /// An in-memory database (tests, dry runs without a state file).
