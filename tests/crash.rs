@@ -136,6 +136,24 @@ fn start_feed_server(publisher: Arc<Publisher>) -> SocketAddr {
     rx.recv().expect("feed server")
 }
 
+/// What arrived at both destinations once the receivers are done with what the killed
+/// daemon sent them (aiosmtpd may still be storing a message, the receiver may not have
+/// run its handler yet): the counts must stay the same for a while. Under load this waits
+/// longer; it never decides anything by a fixed delay alone.
+fn settled_arrivals(receiver: &Receiver, smtp: &SmtpServer) -> [Arrivals; 2] {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = (usize::MAX, usize::MAX);
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = [webhook_arrivals(receiver), email_arrivals(smtp)];
+        let counts = (now[0].deliveries(), now[1].deliveries());
+        if counts == last || Instant::now() > deadline {
+            return now;
+        }
+        last = counts;
+    }
+}
+
 /// What arrived at one destination: how often each idempotency key, and the entries.
 #[derive(Debug, Default)]
 struct Arrivals {
@@ -363,9 +381,7 @@ fn sigkill_at_random_moments_loses_no_alert_and_repeats_none_beyond_the_one_in_f
         // SAFETY: a signal to our own child process, which has not been reaped yet.
         unsafe { libc_kill(daemon.0.id() as i32, SIGKILL) };
         let _ = daemon.0.wait();
-        // Lets aiosmtpd finish writing a message it was storing at the kill.
-        std::thread::sleep(Duration::from_millis(300));
-        let now = [webhook_arrivals(&receiver), email_arrivals(&smtp)];
+        let now = settled_arrivals(&receiver, &smtp);
         let mut interrupted_now = 0;
         for ((name, now), before) in ["hook", "mail"].iter().zip(&now).zip(&seen) {
             for (arrival, count) in &now.by_key {
