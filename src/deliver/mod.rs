@@ -234,6 +234,10 @@ pub struct Deliverer {
     destinations: HashMap<String, DestinationConfig>,
     settings: DeliverySettings,
     clock: Arc<dyn Clock>,
+    /// Alerts this process delivered but could not mark sent (the state database refused
+    /// the write), with when they were delivered: they are not sent again, only recorded
+    /// once the database accepts writes.
+    unrecorded: Mutex<HashMap<i64, Timestamp>>,
 }
 
 impl Deliverer {
@@ -261,6 +265,7 @@ impl Deliverer {
                 .collect(),
             settings: config.delivery.clone(),
             clock: Arc::new(SystemClock),
+            unrecorded: Mutex::new(HashMap::new()),
         })
     }
 
@@ -464,6 +469,23 @@ impl Deliverer {
         item: OutboxItem,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
+        if let Some(delivered_at) = self.take_unrecorded(item.id) {
+            // Delivered earlier by this process; only the record was missing.
+            if let Err(error) = store.mark_sent(item.id, delivered_at) {
+                self.remember_unrecorded(item.id, delivered_at);
+                return Err(error);
+            }
+            tracing::info!(destination = %item.destination, key = %item.key,
+                "recorded a delivery made while the state database refused writes");
+            report.sent += 1;
+            return Ok(());
+        }
+        // The retry is planned before the attempt is made (see `Store::claim_attempt`): if
+        // the database cannot record that, nothing is sent.
+        let planned_retry = self.retry_at(self.now(), item.attempts, None);
+        if !store.claim_attempt(item.id, planned_retry)? {
+            return Ok(());
+        }
         let outcome = match self.outgoing(store, &item)? {
             Err(error) => Err(error),
             Ok(outgoing) => match self.sinks.get(&item.destination) {
@@ -480,7 +502,13 @@ impl Deliverer {
         let now = self.now();
         match outcome {
             Ok(receipt) => {
-                store.mark_sent(item.id, now)?;
+                if let Err(error) = store.mark_sent(item.id, now) {
+                    // Delivered, but not recorded: never send it again from this process.
+                    self.remember_unrecorded(item.id, now);
+                    tracing::error!(destination = %item.destination, key = %item.key,
+                        "alert delivered, but the state database refused to record it; it will be recorded (not sent again) once writes succeed");
+                    return Err(error);
+                }
                 tracing::info!(destination = %item.destination, rule = %item.rule, key = %item.key,
                     answer = %receipt.answer, "{} delivered", if item.kind == OutboxKind::Digest { "digest" } else { "alert" });
                 report.sent += 1;
@@ -520,6 +548,7 @@ impl Deliverer {
                     let next = now
                         .checked_add(SignedDuration::try_from(delay).unwrap_or_default())
                         .unwrap_or(now);
+                    // When this write fails, the retry planned by the claim stands.
                     store.mark_retry(item.id, &error.message, next)?;
                     tracing::warn!(
                         destination = %item.destination, rule = %item.rule, key = %item.key,
@@ -559,6 +588,27 @@ impl Deliverer {
         Ok(Some(DeliveryError::permanent(format!(
             "destination disabled since {since}: {reason}; change its url to enable it again"
         ))))
+    }
+
+    fn take_unrecorded(&self, id: i64) -> Option<Timestamp> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
+    }
+
+    fn remember_unrecorded(&self, id: i64, delivered_at: Timestamp) {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, delivered_at);
+    }
+
+    /// When to try again after `attempts` failures, from `now`.
+    fn retry_at(&self, now: Timestamp, attempts: u32, retry_after: Option<Duration>) -> Timestamp {
+        let delay = self.retry_delay(attempts, retry_after);
+        now.checked_add(SignedDuration::try_from(delay).unwrap_or_default())
+            .unwrap_or(now)
     }
 
     /// Delay before the next attempt after `attempts` failures (see [`retry_delay`]).
@@ -634,19 +684,41 @@ pub async fn run_worker(
     wake: Arc<Notify>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Passes failed in a row: a state database that refuses writes must not turn the
+    // worker into a busy loop re-reading alerts that are due but cannot be settled.
+    let mut failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        if let Err(error) = deliverer.deliver_due(&store).await {
-            tracing::error!(%error, "delivery pass failed; retrying in a minute");
-        }
-        let sleep = match deliverer.next_wakeup(&store) {
-            Some(at) => {
-                let millis = at.as_millisecond() - deliverer.now().as_millisecond();
-                Duration::from_millis(millis.clamp(0, IDLE.as_millis() as i64) as u64)
+        match deliverer.deliver_due(&store).await {
+            Ok(_) if failures > 0 => {
+                tracing::info!(
+                    failed_passes = failures,
+                    "delivery resumed: the state database accepts writes again"
+                );
+                failures = 0;
             }
-            None => IDLE,
+            Ok(_) => {}
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                tracing::error!(
+                    retry_in = ?failure_backoff(failures),
+                    "delivery pass failed: {}; nothing is lost, the alerts stay queued",
+                    store.describe_error(&error)
+                );
+            }
+        }
+        let sleep = if failures > 0 {
+            failure_backoff(failures)
+        } else {
+            match deliverer.next_wakeup(&store) {
+                Some(at) => {
+                    let millis = at.as_millisecond() - deliverer.now().as_millisecond();
+                    Duration::from_millis(millis.clamp(0, IDLE.as_millis() as i64) as u64)
+                }
+                None => IDLE,
+            }
         };
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
@@ -654,6 +726,11 @@ pub async fn run_worker(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// Wait after `failures` failed delivery passes in a row: 1 s, doubling, at most [`IDLE`].
+fn failure_backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(6)).min(IDLE)
 }
 
 /// One line saying where a destination delivers, for `check` and `deliver-test` (never a
@@ -782,6 +859,13 @@ mod tests {
         assert!(told >= Duration::from_secs(600));
         let hostile = retry_delay(0, Some(Duration::from_secs(365 * 86_400)));
         assert!(hostile <= Duration::from_secs(6 * 3600));
+    }
+
+    #[test]
+    fn failed_passes_back_off_to_the_idle_wait() {
+        assert_eq!(failure_backoff(1), Duration::from_secs(1));
+        assert_eq!(failure_backoff(3), Duration::from_secs(4));
+        assert_eq!(failure_backoff(1000), IDLE);
     }
 
     #[test]

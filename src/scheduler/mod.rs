@@ -31,6 +31,10 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often old seen entries and delivered alerts are purged.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 
+/// Longest wait before polling a feed again whose result could not be written (a feed
+/// polled more often is retried at its own interval).
+const RECORD_RETRY: Duration = Duration::from_secs(60);
+
 /// Delivered and dead alerts are kept this long for `status` and de-duplication.
 const OUTBOX_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
@@ -253,9 +257,10 @@ pub async fn run_reloadable(
                         in_flight.remove(&url);
                         // The poll's result could not be written; it is retried from scratch
                         // (validators were not updated either).
-                        tracing::error!(feed_url = %url, %error, "cannot record poll; retrying in a minute");
+                        let again = feeds.get(&url).map_or(RECORD_RETRY, |feed| feed.interval.get().min(RECORD_RETRY));
+                        tracing::error!(feed_url = %url, retry_in = ?again, "cannot record poll: {}; the feed is polled again", store.describe_error(&error));
                         if feeds.contains_key(&url) {
-                            due.insert(url, Timestamp::now() + jiff::SignedDuration::from_secs(60));
+                            due.insert(url, Timestamp::now() + jiff::SignedDuration::try_from(again).unwrap_or_default());
                         }
                     }
                     Err(join_error) => {

@@ -7,6 +7,7 @@
 //! next poll redoes the work, since the old validators are still in place).
 
 mod delivery;
+mod faults;
 mod inspect;
 mod schema;
 
@@ -18,6 +19,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use delivery::StoryRow;
+pub use faults::StorageFault;
 
 /// How stale an entry's `last_seen_ms` may get while the entry is still in its feed. Most
 /// entries of a changed feed were already in its previous document; rewriting their row (and
@@ -329,14 +331,18 @@ impl Store {
                 state_dir.display()
             ),
         })?;
-        Self::open(&state_dir.join(DATABASE_FILE))
+        let store = Self::open(&state_dir.join(DATABASE_FILE))?;
+        // Whoever opens the state directory means to write: find out now, not at the first
+        // poll (a dry run uses `open` and may read a read-only database).
+        store.ensure_writable()?;
+        Ok(store)
     }
 
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> Result<Self> {
         let open_error = |e: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
-            message: explain_open_error(&e),
+            message: explain_open_error_in(&e, path),
         };
         let conn = Connection::open(path).map_err(open_error)?;
         Self::init(conn, path.to_path_buf())
@@ -350,7 +356,7 @@ impl Store {
     fn init(conn: Connection, path: PathBuf) -> Result<Self> {
         let open_error = |e: rusqlite::Error| StoreError::Open {
             path: path.clone(),
-            message: explain_open_error(&e),
+            message: explain_open_error_in(&e, &path),
         };
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_error)?;
@@ -776,6 +782,11 @@ fn outbox_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
 
 /// The columns [`outbox_item`] reads, in order.
 const OUTBOX_COLUMNS: &str = "id, key, destination, rule, story, payload, status, attempts, created_ms, last_error, kind, thread_of, duplicate_of, route, digest_key, sketch";
+
+/// Like [`explain_open_error`], naming the state directory and its fix for storage faults.
+fn explain_open_error_in(error: &rusqlite::Error, path: &Path) -> String {
+    faults::explain(error, path).unwrap_or_else(|| explain_open_error(error))
+}
 
 fn explain_open_error(error: &rusqlite::Error) -> String {
     let text = error.to_string();

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod process;
 pub mod receiver;
 pub mod smtp;
 

@@ -40,6 +40,9 @@ struct ReceiverState {
     /// Wait this long (up to) before answering; the request is recorded first.
     delay: Option<Duration>,
     got: Vec<Received>,
+    /// `webhook-id`s of the requests received and not answered yet (a kill now interrupts
+    /// their delivery).
+    in_flight: Vec<String>,
 }
 
 /// The receiver.
@@ -55,7 +58,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (status, delay) = {
+    let (status, delay, id) = {
         let mut state = state.lock().expect("lock");
         state.got.push(Received {
             path: uri.path().to_string(),
@@ -71,8 +74,15 @@ async fn receive(
             body: body.to_vec(),
         });
         let status = state.always.unwrap_or(200);
-        (status, state.delay)
+        let id = headers
+            .get("webhook-id")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())
+            .unwrap_or_default();
+        state.in_flight.push(id.clone());
+        (status, state.delay, id)
     };
+    // Dropped when the answer is sent or the client goes away (a killed daemon).
+    let _answering = InFlight(state.clone(), id);
     if let Some(delay) = delay {
         tokio::time::sleep(delay.mul_f64(fastrand::f64())).await;
     }
@@ -83,6 +93,18 @@ async fn receive(
     }));
     *response.status_mut() = StatusCode::from_u16(status).expect("status");
     response
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight(Arc<Mutex<ReceiverState>>, String);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = state.in_flight.iter().position(|id| *id == self.1) {
+            state.in_flight.remove(at);
+        }
+    }
 }
 
 impl Receiver {
@@ -129,6 +151,11 @@ impl Receiver {
     /// Waits a random time up to `delay` before each answer.
     pub fn delay(&self, delay: Option<Duration>) {
         self.state.lock().expect("lock").delay = delay;
+    }
+
+    /// The `webhook-id`s of the requests received and not answered yet.
+    pub fn in_flight(&self) -> Vec<String> {
+        self.state.lock().expect("lock").in_flight.clone()
     }
 
     /// Everything received so far.
