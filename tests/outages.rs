@@ -124,7 +124,7 @@ smtp = {{ host = "127.0.0.1", port = {port}, tls = "none", timeout = "2s" }}
     // Metrics: the dead gauge and the dead deliveries, by destination.
     let mut metrics = String::new();
     wait_until("dead alerts in /metrics", Duration::from_secs(30), || {
-        let (code, body) = http_get(&address, "/metrics");
+        let (code, _, body) = http_get(&address, "/metrics");
         metrics = body;
         code == 200
             && metrics.contains("newshound_outbox_dead{destination=\"hook\"} 3")

@@ -129,8 +129,8 @@ pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
     }
 }
 
-/// A plain HTTP/1.1 GET: status and body.
-pub fn http_get(address: &str, path: &str) -> (u16, String) {
+/// A plain HTTP/1.1 GET: status, headers, body.
+pub fn http_get(address: &str, path: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -148,7 +148,7 @@ pub fn http_get(address: &str, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    (status, body.to_string())
+    (status, head.to_string(), body.to_string())
 }
 
 /// `newshound status --config <config> [--json]`: exit code and stdout.
