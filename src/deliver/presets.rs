@@ -80,6 +80,20 @@ impl Parts {
         }
     }
 
+    /// The title in bold, linked to the article when there is a link (Matrix and Telegram
+    /// HTML).
+    fn html_heading(&self) -> String {
+        match &self.link {
+            Some(link) => format!(
+                "<b><a href=\"{}\">{}{}</a></b>",
+                html_escape::encode_double_quoted_attribute(link),
+                self.kind,
+                html_escape(&self.title)
+            ),
+            None => format!("<b>{}{}</b>", self.kind, html_escape(&self.title)),
+        }
+    }
+
     /// Plain text: title, link, feed and rule, evidence, other outlets.
     fn plain(&self, marker: &str) -> String {
         let mut lines = vec![format!("{}{}", self.kind, self.title)];
@@ -276,15 +290,7 @@ pub fn prepare(
                 percent_encode(&room),
                 percent_encode(&alert.id)
             );
-            let heading = match &parts.link {
-                Some(link) => format!(
-                    "<b><a href=\"{}\">{}{}</a></b>",
-                    html_escape::encode_double_quoted_attribute(link),
-                    parts.kind,
-                    html_escape(&parts.title)
-                ),
-                None => format!("<b>{}{}</b>", parts.kind, html_escape(&parts.title)),
-            };
+            let heading = parts.html_heading();
             let mut html = format!(
                 "{heading}<br>{} · matched: <i>{}</i>",
                 html_escape(&parts.feed),
@@ -362,15 +368,7 @@ pub fn prepare(
                 config.url.trim_end_matches('/'),
                 config.token.clone().unwrap_or_default()
             );
-            let heading = match &parts.link {
-                Some(link) => format!(
-                    "<b><a href=\"{}\">{}{}</a></b>",
-                    html_escape::encode_double_quoted_attribute(link),
-                    parts.kind,
-                    html_escape(&parts.title)
-                ),
-                None => format!("<b>{}{}</b>", parts.kind, html_escape(&parts.title)),
-            };
+            let heading = parts.html_heading();
             let mut text = format!(
                 "{heading}\n{} · matched: <i>{}</i>",
                 html_escape(&parts.feed),
