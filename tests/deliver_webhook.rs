@@ -5,151 +5,21 @@
 
 mod common;
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::Method;
+use common::receiver::Receiver;
 use common::{Item, TestServer, minutes_ago, rss, write_config};
 use newshound::deliver::signing::Signer;
 use newshound::deliver::{Deliverer, ManualClock, Outgoing, Sink, sample_alert};
 use newshound::scheduler::{self, Pipeline};
 use newshound::store::Store;
-use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_newshound");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-struct Got {
-    method: Method,
-    path: String,
-    query: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Got {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(String::as_str).unwrap_or("")
-    }
-}
-
-/// A scripted answer: status, headers, body.
-type Answer = (u16, Vec<(String, String)>, String);
-
-#[derive(Default)]
-struct ReceiverState {
-    /// Answers to give before the normal `200 {"ok":true}`.
-    script: VecDeque<Answer>,
-    got: Vec<Got>,
-}
-
-/// A webhook receiver on 127.0.0.1.
-#[derive(Clone)]
-struct Receiver {
-    addr: SocketAddr,
-    state: Arc<Mutex<ReceiverState>>,
-}
-
-async fn receive(
-    State(state): State<Arc<Mutex<ReceiverState>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut state = state.lock().expect("lock");
-    state.got.push(Got {
-        method,
-        path: uri.path().to_string(),
-        query: uri.query().unwrap_or("").to_string(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect(),
-        body: body.to_vec(),
-    });
-    let (status, extra, body) =
-        state
-            .script
-            .pop_front()
-            .unwrap_or((200, Vec::new(), r#"{"ok":true}"#.to_string()));
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::from_u16(status).expect("status");
-    for (name, value) in extra {
-        response.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            value.parse().expect("value"),
-        );
-    }
-    response
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let state = Arc::new(Mutex::new(ReceiverState::default()));
-        let app = Router::new().fallback(receive).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Receiver { addr, state }
-    }
-
-    fn start_in_background() -> Receiver {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                tx.send(Receiver::start().await).expect("send");
-                std::future::pending::<()>().await;
-            });
-        });
-        rx.recv().expect("receiver")
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    fn answer(&self, status: u16, headers: &[(&str, &str)], body: &str, times: usize) {
-        let mut state = self.state.lock().expect("lock");
-        for _ in 0..times {
-            state.script.push_back((
-                status,
-                headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                body.to_string(),
-            ));
-        }
-    }
-
-    fn got(&self) -> Vec<Got> {
-        self.state.lock().expect("lock").got.clone()
-    }
-}
 
 fn pipeline(config_path: &Path) -> Arc<Pipeline> {
     let config = newshound::config::load(config_path).expect("valid config");

@@ -1,8 +1,8 @@
-//! A webhook receiver on loopback that records every request (headers and body) and
-//! answers `200 {"ok":true}`, or a chosen status, optionally after a delay (so that a
-//! daemon can be killed while a delivery is in flight).
+//! A webhook receiver on loopback that records every request (method, path, query, headers
+//! and body) and answers `200 {"ok":true}` — or scripted answers first, or a chosen status —
+//! optionally after a delay (so that a daemon can be killed while a delivery is in flight).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,13 +10,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 
 /// One request received.
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub method: Method,
     pub path: String,
+    pub query: String,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
 }
@@ -33,8 +35,13 @@ impl Received {
     }
 }
 
+/// A scripted answer: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, String);
+
 #[derive(Default)]
 struct ReceiverState {
+    /// Answers to give, in order, before the standing one.
+    script: VecDeque<Answer>,
     /// Answer every request with this status, when set.
     always: Option<u16>,
     /// Wait this long (up to) before answering; the request is recorded first.
@@ -54,14 +61,17 @@ pub struct Receiver {
 
 async fn receive(
     State(state): State<Arc<Mutex<ReceiverState>>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (status, delay, id) = {
+    let (answer, delay, id) = {
         let mut state = state.lock().expect("lock");
         state.got.push(Received {
+            method,
             path: uri.path().to_string(),
+            query: uri.query().unwrap_or("").to_string(),
             headers: headers
                 .iter()
                 .map(|(k, v)| {
@@ -73,25 +83,36 @@ async fn receive(
                 .collect(),
             body: body.to_vec(),
         });
-        let status = state.always.unwrap_or(200);
+        let answer = state.script.pop_front().unwrap_or_else(|| {
+            let status = state.always.unwrap_or(200);
+            let body = if status < 300 {
+                r#"{"ok":true}"#
+            } else {
+                r#"{"ok":false}"#
+            };
+            (status, Vec::new(), body.to_string())
+        });
         let id = headers
             .get("webhook-id")
             .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())
             .unwrap_or_default();
         state.in_flight.push(id.clone());
-        (status, state.delay, id)
+        (answer, state.delay, id)
     };
     // Dropped when the answer is sent or the client goes away (a killed daemon).
     let _answering = InFlight(state.clone(), id);
     if let Some(delay) = delay {
         tokio::time::sleep(delay.mul_f64(fastrand::f64())).await;
     }
-    let mut response = Response::new(Body::from(if status < 300 {
-        r#"{"ok":true}"#
-    } else {
-        r#"{"ok":false}"#
-    }));
+    let (status, extra_headers, body) = answer;
+    let mut response = Response::new(Body::from(body));
     *response.status_mut() = StatusCode::from_u16(status).expect("status");
+    for (name, value) in extra_headers {
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
     response
 }
 
@@ -141,6 +162,21 @@ impl Receiver {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Gives this answer to the next `times` requests (before any standing answer).
+    pub fn answer(&self, status: u16, headers: &[(&str, &str)], body: &str, times: usize) {
+        let mut state = self.state.lock().expect("lock");
+        for _ in 0..times {
+            state.script.push_back((
+                status,
+                headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body.to_string(),
+            ));
+        }
     }
 
     /// Answers every request with `status` from now on (`None`: 200 again).
