@@ -31,6 +31,8 @@ pub enum ExprKind {
         pattern: PatternId,
         /// Where to look.
         fields: FieldSet,
+        /// The term as written in the query (quoted as evidence).
+        written: std::sync::Arc<str>,
     },
     /// A regular expression on the original text of some fields.
     Regex {
@@ -72,6 +74,8 @@ pub struct ScannedText<'a> {
     pub folded: Folded,
     /// Folded offsets where words start (for NEAR), computed on first use.
     word_starts: OnceCell<Vec<usize>>,
+    /// The original with whitespace collapsed, for snippets, made on first use.
+    collapsed: OnceCell<super::snippet::Collapsed>,
 }
 
 impl<'a> ScannedText<'a> {
@@ -84,6 +88,7 @@ impl<'a> ScannedText<'a> {
             folded: fold(&original),
             original,
             word_starts: OnceCell::new(),
+            collapsed: OnceCell::new(),
         }
     }
 
@@ -112,7 +117,10 @@ impl<'a> ScannedText<'a> {
         let (start, end) = self
             .folded
             .original_range(&self.original, hit.start, hit.end);
-        super::snippet(&self.original, start, end)
+        let collapsed = self
+            .collapsed
+            .get_or_init(|| super::snippet::Collapsed::new(&self.original));
+        super::snippet::snippet_in(&self.original, collapsed, start, end)
     }
 }
 
@@ -142,7 +150,7 @@ impl<'a> Scanned<'a> {
         tags: &[String],
         url: Option<&str>,
     ) -> Self {
-        let mut found = vec![0u8; matcher.len()];
+        let (mut found, mut first) = PatternTables::take(matcher.len());
         let mut hits = Vec::new();
         let mut buffer = Vec::new();
         for (index, text) in texts.iter().enumerate().take(8) {
@@ -154,7 +162,6 @@ impl<'a> Scanned<'a> {
             }
         }
         // Chain the hits of each pattern in text order (built back to front).
-        let mut first = vec![u32::MAX; matcher.len()];
         let mut next_same = vec![u32::MAX; hits.len()];
         for (at, (_, hit)) in hits.iter().enumerate().rev() {
             let p = hit.pattern as usize;
@@ -185,8 +192,25 @@ impl<'a> Scanned<'a> {
 
     /// The first hit of a pattern in one of `fields`.
     pub fn first_hit(&self, pattern: PatternId, fields: FieldSet) -> Option<(usize, &Hit)> {
-        self.hits_of(pattern)
-            .find(|(i, _)| self.texts[*i].fields.0 & fields.0 != 0)
+        self.first_hit_at(pattern, fields)
+            .map(|at| (self.hits[at].0, &self.hits[at].1))
+    }
+
+    /// The index in [`Scanned::hits`] of a pattern's first hit in one of `fields`.
+    pub fn first_hit_at(&self, pattern: PatternId, fields: FieldSet) -> Option<usize> {
+        let mut at = self
+            .first
+            .get(pattern as usize)
+            .copied()
+            .unwrap_or(u32::MAX);
+        while at != u32::MAX {
+            let (text, _) = &self.hits[at as usize];
+            if self.texts[*text].fields.0 & fields.0 != 0 {
+                return Some(at as usize);
+            }
+            at = self.next_same[at as usize];
+        }
+        None
     }
 
     /// Every hit of a pattern, in text order.
@@ -209,7 +233,9 @@ impl<'a> Scanned<'a> {
     /// Evaluates an expression.
     pub fn eval(&self, expr: &Expr) -> bool {
         match &expr.kind {
-            ExprKind::Term { pattern, fields } => self.has(*pattern, *fields),
+            ExprKind::Term {
+                pattern, fields, ..
+            } => self.has(*pattern, *fields),
             ExprKind::Regex { regex, fields } => self.regex_hit(regex, *fields).is_some(),
             ExprKind::Tag(tag) => self.tags.iter().any(|t| t == tag),
             ExprKind::Url(part) => !part.is_empty() && self.url.contains(part.as_str()),
@@ -276,5 +302,66 @@ impl<'a> Scanned<'a> {
             }
         }
         None
+    }
+}
+
+impl Drop for Scanned<'_> {
+    fn drop(&mut self) {
+        // Only the entries of patterns that were found are dirty: resetting those is cheaper
+        // than allocating and zeroing tables with an entry per pattern for every article.
+        for (_, hit) in &self.hits {
+            let p = hit.pattern as usize;
+            if let Some(bit) = self.found.get_mut(p) {
+                *bit = 0;
+            }
+            if let Some(first) = self.first.get_mut(p) {
+                *first = u32::MAX;
+            }
+        }
+        PatternTables::give_back(
+            std::mem::take(&mut self.found),
+            std::mem::take(&mut self.first),
+        );
+    }
+}
+
+/// Per-thread spare pattern tables (a "found in" byte and a first-hit index per pattern),
+/// all clear, so scanning an article does not allocate and zero tables as large as the
+/// rule set (10,000 patterns: 50 KB) every time.
+struct PatternTables;
+
+thread_local! {
+    static SPARE_TABLES: std::cell::RefCell<Vec<(Vec<u8>, Vec<u32>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl PatternTables {
+    /// Spare tables are kept for this many scans at once on a thread (an article and the
+    /// statements its speaker rules look at).
+    const KEEP: usize = 4;
+
+    /// Clear tables for `patterns` patterns.
+    fn take(patterns: usize) -> (Vec<u8>, Vec<u32>) {
+        let spare = SPARE_TABLES.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            let at = spare
+                .iter()
+                .position(|(found, _)| found.len() == patterns)?;
+            Some(spare.swap_remove(at))
+        });
+        spare.unwrap_or_else(|| (vec![0; patterns], vec![u32::MAX; patterns]))
+    }
+
+    /// Returns clear tables for reuse.
+    fn give_back(found: Vec<u8>, first: Vec<u32>) {
+        if found.is_empty() {
+            return;
+        }
+        SPARE_TABLES.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < Self::KEEP {
+                spare.push((found, first));
+            }
+        });
     }
 }

@@ -52,10 +52,12 @@ pub(crate) fn collect_evidence(
         return;
     }
     match &expr.kind {
-        ExprKind::Term { pattern, fields } => {
-            if let Some(e) =
-                evaluation.term_evidence(*pattern, *fields, &clause_text(source, &expr.span))
-            {
+        ExprKind::Term {
+            pattern,
+            fields,
+            written,
+        } => {
+            if let Some(e) = evaluation.term_evidence(*pattern, *fields, written) {
                 push_unique(out, e);
             }
         }
@@ -65,9 +67,9 @@ pub(crate) fn collect_evidence(
                 push_unique(
                     out,
                     Evidence::Term {
-                        field: text.name.to_string(),
-                        term: clause_text(source, &expr.span),
-                        snippet: super::snippet(&text.original, range.start, range.end),
+                        field: super::field_name(text.name),
+                        term: clause_text(source, &expr.span).into(),
+                        snippet: super::snippet(&text.original, range.start, range.end).into(),
                     },
                 );
             }
@@ -77,9 +79,9 @@ pub(crate) fn collect_evidence(
                 push_unique(
                     out,
                     Evidence::Term {
-                        field: "tag".into(),
-                        term: clause_text(source, &expr.span),
-                        snippet: tag.clone(),
+                        field: super::field_name("tag"),
+                        term: clause_text(source, &expr.span).into(),
+                        snippet: tag.as_str().into(),
                     },
                 );
             }
@@ -89,9 +91,9 @@ pub(crate) fn collect_evidence(
                 push_unique(
                     out,
                     Evidence::Term {
-                        field: "url".into(),
-                        term: clause_text(source, &expr.span),
-                        snippet: scanned.url.clone(),
+                        field: super::field_name("url"),
+                        term: clause_text(source, &expr.span).into(),
+                        snippet: scanned.url.as_str().into(),
                     },
                 );
             }
@@ -120,9 +122,9 @@ pub(crate) fn collect_evidence(
                 push_unique(
                     out,
                     Evidence::Term {
-                        field: text.name.to_string(),
-                        term: clause_text(source, &expr.span),
-                        snippet: text.snippet(&whole),
+                        field: super::field_name(text.name),
+                        term: clause_text(source, &expr.span).into(),
+                        snippet: text.snippet(&whole).into(),
                     },
                 );
             }
@@ -187,7 +189,7 @@ impl Evaluation<'_> {
                 .iter()
                 .any(|(p, _)| scanned.has(*p, super::query::FieldSet::DEFAULT))
         {
-            let list: Vec<&str> = rule.keywords.iter().map(|(_, w)| w.as_str()).collect();
+            let list: Vec<&str> = rule.keywords.iter().map(|(_, w)| &**w).collect();
             return format!("keywords: none of {list:?} found");
         }
         if let Some(query) = &rule.query

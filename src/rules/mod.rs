@@ -10,6 +10,7 @@
 //! - [`compile`]: the one automaton for every term; [`eval`]: evaluating queries;
 //! - [`people`]: the registry of people and roles by date (built in + `[[people]]`);
 //! - [`speakers`]: who said what in an article (statements, direct or reported);
+//! - [`snippet`]: the context shown around a matched term;
 //! - [`explain`]: evidence and "why not" explanations for `newshound test`;
 //! - [`page`]: the one place article text is taken from a web page (extraction).
 
@@ -20,7 +21,10 @@ pub mod normalize;
 pub mod page;
 pub mod people;
 pub mod query;
+pub mod snippet;
 pub mod speakers;
+
+pub use snippet::snippet;
 
 use std::cell::OnceCell;
 use std::ops::Range;
@@ -64,11 +68,11 @@ pub enum Evidence {
     /// A term of the rule was found in a field.
     Term {
         /// The field (`title`, `content`, ...).
-        field: String,
+        field: Arc<str>,
         /// The term as written in the rule.
-        term: String,
+        term: Arc<str>,
         /// The surrounding text, the match marked with `[[` `]]`.
-        snippet: String,
+        snippet: Arc<str>,
     },
     /// A statement by one of the rule's speakers (that satisfied its `says`, if any).
     Statement {
@@ -154,7 +158,7 @@ pub(crate) struct CompiledRule {
     tags: Vec<String>,
     destinations: Vec<String>,
     /// `keywords`: any of them (pattern and the keyword as written).
-    pub(crate) keywords: Vec<(compile::PatternId, String)>,
+    pub(crate) keywords: Vec<(compile::PatternId, Arc<str>)>,
     pub(crate) query: Option<CompiledQuery>,
     pub(crate) speakers: Vec<(SpeakerRef, String)>,
     pub(crate) says: Option<CompiledQuery>,
@@ -352,8 +356,8 @@ pub struct Evaluation<'s> {
     scanned: Scanned<'s>,
     day: Date,
     statements: OnceCell<(Document, Vec<Statement>)>,
-    /// Snippets already cut, by (text, hit start): rules sharing a term share its snippet.
-    snippets: std::cell::RefCell<std::collections::HashMap<(usize, usize), Arc<str>>>,
+    /// Snippets already cut, by index of the hit: rules sharing a term share its snippet.
+    snippets: std::cell::RefCell<Vec<Option<Arc<str>>>>,
 }
 
 impl<'s> Evaluation<'s> {
@@ -504,19 +508,21 @@ impl<'s> Evaluation<'s> {
         &self,
         pattern: compile::PatternId,
         fields: FieldSet,
-        written: &str,
+        written: &Arc<str>,
     ) -> Option<Evidence> {
-        let (index, hit) = self.scanned.first_hit(pattern, fields)?;
-        let text = &self.scanned.texts[index];
-        let snippet = self
-            .snippets
-            .borrow_mut()
-            .entry((index, hit.start))
-            .or_insert_with(|| Arc::from(text.snippet(hit)))
-            .to_string();
+        let at = self.scanned.first_hit_at(pattern, fields)?;
+        let (index, hit) = &self.scanned.hits[at];
+        let text = &self.scanned.texts[*index];
+        let mut snippets = self.snippets.borrow_mut();
+        if snippets.len() < self.scanned.hits.len() {
+            snippets.resize(self.scanned.hits.len(), None);
+        }
+        let snippet = snippets[at]
+            .get_or_insert_with(|| Arc::from(text.snippet(hit)))
+            .clone();
         Some(Evidence::Term {
-            field: text.name.to_string(),
-            term: written.to_string(),
+            field: field_name(text.name),
+            term: written.clone(),
             snippet,
         })
     }
@@ -670,11 +676,12 @@ fn collect_patterns(expr: &Expr, out: &mut Vec<compile::PatternId>) -> bool {
 }
 
 /// Compiles a parsed query into an expression on the shared matcher.
-fn lower(node: &Node, builder: &mut MatcherBuilder) -> Expr {
+fn lower(node: &Node, source: &str, builder: &mut MatcherBuilder) -> Expr {
     let kind = match &node.kind {
         NodeKind::Term { words, fields } => ExprKind::Term {
             pattern: builder.add(words.clone()),
             fields: *fields,
+            written: Arc::from(clause_text(source, &node.span)),
         },
         NodeKind::Regex { regex, fields } => ExprKind::Regex {
             regex: regex.clone(),
@@ -683,12 +690,12 @@ fn lower(node: &Node, builder: &mut MatcherBuilder) -> Expr {
         NodeKind::Tag(tag) => ExprKind::Tag(tag.clone()),
         NodeKind::Url(url) => ExprKind::Url(url.clone()),
         NodeKind::And(children) => {
-            ExprKind::And(children.iter().map(|c| lower(c, builder)).collect())
+            ExprKind::And(children.iter().map(|c| lower(c, source, builder)).collect())
         }
         NodeKind::Or(children) => {
-            ExprKind::Or(children.iter().map(|c| lower(c, builder)).collect())
+            ExprKind::Or(children.iter().map(|c| lower(c, source, builder)).collect())
         }
-        NodeKind::Not(inner) => ExprKind::Not(Box::new(lower(inner, builder))),
+        NodeKind::Not(inner) => ExprKind::Not(Box::new(lower(inner, source, builder))),
         NodeKind::Near {
             left,
             right,
@@ -726,7 +733,7 @@ fn compile_query(
     let source = value.get_ref();
     let node = query::parse(source).map_err(|e| query_diagnostic(config, rule, value, e, what))?;
     Ok(CompiledQuery {
-        expr: lower(&node, builder),
+        expr: lower(&node, source, builder),
         source: source.clone(),
     })
 }
@@ -824,7 +831,7 @@ fn compile_rule(
             continue; // reported by the config checks
         }
         match query::parser_term_words(&written) {
-            Ok(words) => keywords.push((builder.add(words), written)),
+            Ok(words) => keywords.push((builder.add(words), Arc::from(written))),
             Err(error) => {
                 let (span, message, help) = locate(
                     source_of(config, &rule.origin),
@@ -881,62 +888,28 @@ fn compile_rule(
     })
 }
 
-/// About 80 characters of context each side of a match, the match marked with `[[ ]]`,
-/// whitespace runs shown as one space.
-pub fn snippet(text: &str, start: usize, end: usize) -> String {
-    const CONTEXT: usize = 80;
-    let from = text[..start]
-        .char_indices()
-        .rev()
-        .take(CONTEXT)
-        .last()
-        .map_or(start, |(i, _)| i);
-    let to = text[end..]
-        .char_indices()
-        .take(CONTEXT)
-        .last()
-        .map_or(end, |(i, c)| end + i + c.len_utf8());
-    let mut out = String::with_capacity(to - from + 8);
-    if from > 0 {
-        out.push('…');
-    }
-    // Copies `part` with each run of whitespace made one space (none at the very start or
-    // right after an opening mark); says whether `part` ended in whitespace. Word slices are
-    // copied whole: pushing character by character was a tenth of evaluating rules that fire.
-    let push = |part: &str, out: &mut String| {
-        let mut rest = part;
-        loop {
-            let word_start = rest.trim_start();
-            let space = word_start.len() != rest.len();
-            if word_start.is_empty() {
-                return space;
-            }
-            let end = word_start
-                .find(char::is_whitespace)
-                .unwrap_or(word_start.len());
-            if space && !out.is_empty() && !out.ends_with('…') && !out.ends_with("[[") {
-                out.push(' ');
-            }
-            out.push_str(&word_start[..end]);
-            rest = &word_start[end..];
-        }
-    };
-    let trailing = push(&text[from..start], &mut out);
-    if trailing {
-        out.push(' ');
-    }
-    out.push_str("[[");
-    out.push_str(&text[start..end]);
-    out.push_str("]]");
-    if text[end..].starts_with(char::is_whitespace) {
-        out.push(' ');
-    }
-    let rest = text[end..to].trim_start();
-    push(rest, &mut out);
-    if to < text.len() {
-        out.push('…');
-    }
-    out
+/// A field's name for evidence, shared: rules that fire name the same few fields
+/// thousands of times.
+pub(crate) fn field_name(name: &str) -> Arc<str> {
+    static NAMES: std::sync::LazyLock<Vec<Arc<str>>> = std::sync::LazyLock::new(|| {
+        [
+            "title",
+            "content",
+            "author",
+            "feed",
+            "statement",
+            "tag",
+            "url",
+        ]
+        .into_iter()
+        .map(Arc::from)
+        .collect()
+    });
+    NAMES
+        .iter()
+        .find(|known| &***known == name)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(name))
 }
 
 /// Byte range helper for explanations.

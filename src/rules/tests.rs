@@ -38,7 +38,7 @@ keywords = ["peace talks", "Переговори"]
     assert_eq!(hit[0].destinations, vec!["local".to_string()]);
     assert!(
         matches!(&hit[0].evidence[0], Evidence::Term { field, snippet, .. }
-        if field == "title" && snippet.contains("[[PEACE TALKS]]"))
+        if &**field == "title" && snippet.contains("[[PEACE TALKS]]"))
     );
     assert_eq!(
         rules

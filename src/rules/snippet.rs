@@ -1,0 +1,245 @@
+//! Snippets: a match shown with about 80 characters of context on each side, marked with
+//! `[[ ]]`, every run of whitespace shown as one space — the evidence text of every term of
+//! every rule that fires.
+//!
+//! Rules that fire quote several terms each, so an article's text is cut into many snippets.
+//! [`Collapsed`] does the whitespace work once per text; each snippet is then a few slices.
+
+/// Characters of context on each side of a match.
+const CONTEXT: usize = 80;
+
+/// A text with every run of whitespace made one space, and where each run was.
+#[derive(Debug)]
+pub struct Collapsed {
+    text: String,
+    /// Each whitespace run: its start and end in the original, and where its one space is in
+    /// `text`; in the original's order.
+    runs: Vec<(u32, u32, u32)>,
+}
+
+impl Collapsed {
+    /// Collapses `original`.
+    pub fn new(original: &str) -> Self {
+        let length = original.len();
+        let mut text = String::with_capacity(length);
+        let mut runs = Vec::new();
+        let mut at = 0;
+        while at < length {
+            // Whitespace starts on a character boundary, so stepping bytewise to it is safe.
+            let word_start = at;
+            while at < length && whitespace_len(original, at) == 0 {
+                at += 1;
+            }
+            text.push_str(&original[word_start..at]);
+            let run_start = at;
+            loop {
+                let width = whitespace_len(original, at);
+                if width == 0 {
+                    break;
+                }
+                at += width;
+            }
+            if at > run_start {
+                runs.push((run_start as u32, at as u32, text.len() as u32));
+                text.push(' ');
+            }
+        }
+        Self { text, runs }
+    }
+
+    /// Where byte `at` of the original is in the collapsed text (a byte of a whitespace run:
+    /// at the run's space).
+    fn offset(&self, at: usize) -> usize {
+        let at = at as u32;
+        let before = self.runs.partition_point(|(start, _, _)| *start <= at);
+        let Some(&(_, end, space)) = before.checked_sub(1).and_then(|i| self.runs.get(i)) else {
+            return at as usize;
+        };
+        if at < end {
+            space as usize
+        } else {
+            (at - end + space + 1) as usize
+        }
+    }
+
+    /// The collapsed form of `original[start..end]`, without whitespace at either end.
+    fn words(&self, start: usize, end: usize) -> &str {
+        let from = self.offset(start);
+        let to = self.offset(end).max(from);
+        self.text.get(from..to).unwrap_or("").trim_matches(' ')
+    }
+}
+
+/// The snippet of `original[start..end]` (byte offsets on character boundaries).
+pub fn snippet(original: &str, start: usize, end: usize) -> String {
+    let from = chars_back(original, start, CONTEXT);
+    let to = chars_forward(original, end, CONTEXT);
+    let window = Collapsed::new(&original[from..to]);
+    assemble(original, &window, from, from, start, end, to)
+}
+
+/// The snippet of `original[start..end]`, cut from the text's [`Collapsed`] form.
+pub fn snippet_in(original: &str, collapsed: &Collapsed, start: usize, end: usize) -> String {
+    let from = chars_back(original, start, CONTEXT);
+    let to = chars_forward(original, end, CONTEXT);
+    assemble(original, collapsed, 0, from, start, end, to)
+}
+
+/// `…left [[match]] right…`: `collapsed` covers `original` from byte `base` on.
+fn assemble(
+    original: &str,
+    collapsed: &Collapsed,
+    base: usize,
+    from: usize,
+    start: usize,
+    end: usize,
+    to: usize,
+) -> String {
+    let left = collapsed.words(from - base, start - base);
+    let right = collapsed.words(end - base, to - base);
+    let mut out = String::with_capacity(left.len() + right.len() + (end - start) + 14);
+    if from > 0 {
+        out.push('…');
+    }
+    out.push_str(left);
+    if original[..start].ends_with(char::is_whitespace) {
+        out.push(' ');
+    }
+    out.push_str("[[");
+    out.push_str(&original[start..end]);
+    out.push_str("]]");
+    if original[end..].starts_with(char::is_whitespace) {
+        out.push(' ');
+    }
+    out.push_str(right);
+    if to < original.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The start of the `count`th character before byte `at` (or of the first one, when there
+/// are fewer). UTF-8 is stepped bytewise: a character starts at every non-continuation byte.
+fn chars_back(text: &str, at: usize, count: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut position = at;
+    let mut seen = 0;
+    while position > 0 && seen < count {
+        position -= 1;
+        if bytes[position] & 0xC0 != 0x80 {
+            seen += 1;
+        }
+    }
+    position
+}
+
+/// The end of the `count`th character after byte `at` (or of the text, when there are
+/// fewer).
+fn chars_forward(text: &str, at: usize, count: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut position = at;
+    let mut seen = 0;
+    while position < bytes.len() {
+        if bytes[position] & 0xC0 != 0x80 {
+            if seen == count {
+                break;
+            }
+            seen += 1;
+        }
+        position += 1;
+    }
+    position
+}
+
+/// The byte length of the whitespace character at `at` (0 when there is none). Only four
+/// lead bytes start a non-ASCII whitespace character (U+0085, U+00A0, U+1680, U+2000–U+205F,
+/// U+3000), so most bytes are decided without decoding.
+fn whitespace_len(text: &str, at: usize) -> usize {
+    match text.as_bytes().get(at) {
+        Some(b' ' | b'\t'..=b'\r') => 1,
+        Some(0xC2 | 0xE1 | 0xE2 | 0xE3) => text
+            .get(at..)
+            .and_then(|rest| rest.chars().next())
+            .filter(|c| c.is_whitespace())
+            .map_or(0, char::len_utf8),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The snippet as specified, character by character.
+    fn reference(text: &str, start: usize, end: usize) -> String {
+        let from = text[..start]
+            .char_indices()
+            .rev()
+            .take(CONTEXT)
+            .last()
+            .map_or(start, |(i, _)| i);
+        let to = text[end..]
+            .char_indices()
+            .take(CONTEXT)
+            .last()
+            .map_or(end, |(i, c)| end + i + c.len_utf8());
+        let words = |part: &str| part.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut out = String::new();
+        if from > 0 {
+            out.push('…');
+        }
+        out.push_str(&words(&text[from..start]));
+        if text[..start].ends_with(char::is_whitespace) {
+            out.push(' ');
+        }
+        out.push_str(&format!("[[{}]]", &text[start..end]));
+        if text[end..].starts_with(char::is_whitespace) {
+            out.push(' ');
+        }
+        out.push_str(&words(&text[end..to]));
+        if to < text.len() {
+            out.push('…');
+        }
+        out
+    }
+
+    #[test]
+    fn context_whitespace_and_ellipses() {
+        let text = "Peace  talks\n\tresume:  NATO chief\u{a0}Rutte said… on Monday";
+        let start = text.find("Rutte").unwrap_or(0);
+        assert_eq!(
+            snippet(text, start, start + 5),
+            "Peace talks resume: NATO chief [[Rutte]] said… on Monday"
+        );
+        let long = format!("{} target {}", "а".repeat(200), "б".repeat(200));
+        let start = long.find("target").unwrap_or(0);
+        let cut = snippet(&long, start, start + 6);
+        assert!(cut.starts_with('…') && cut.ends_with('…'), "{cut}");
+        // 80 characters each side: the space next to the match and 79 letters.
+        assert_eq!(
+            cut.chars().count(),
+            1 + 79 + " [[target]] ".chars().count() + 79 + 1
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn both_ways_of_cutting_match_the_reference(
+            text in "[a-z\\u{430}-\\u{44f} \\t\\n\\u{a0}\\u{2003}\\u{85}\\u{3000}«»…\\[\\]]{0,400}",
+            a in 0usize..400,
+            b in 0usize..400,
+        ) {
+            let boundaries: Vec<usize> = text
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([text.len()])
+                .collect();
+            let start = boundaries[a % boundaries.len()];
+            let end = boundaries[b % boundaries.len()].max(start);
+            let expected = reference(&text, start, end);
+            proptest::prop_assert_eq!(snippet(&text, start, end), expected.clone());
+            let collapsed = Collapsed::new(&text);
+            proptest::prop_assert_eq!(snippet_in(&text, &collapsed, start, end), expected);
+        }
+    }
+}
