@@ -128,6 +128,32 @@ fn record_poll(c: &mut Criterion) {
             store.record_poll(&record).expect("poll")
         })
     });
+    // `once` writes the polls that finished together in one transaction.
+    const BATCH: usize = 64;
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("record_polls 64 x 304 in one transaction", |b| {
+        b.iter(|| {
+            let at = Timestamp::now();
+            let records: Vec<PollRecord> = (0..BATCH)
+                .map(|_| {
+                    poll += 1;
+                    let feed = poll % FEEDS;
+                    let url = format!("https://feed{feed}.example/rss");
+                    let mut state = FeedState::new(&url, &format!("Feed {feed}"), at);
+                    state.last_success = Some(at);
+                    PollRecord {
+                        state,
+                        at,
+                        entries: Vec::new(),
+                        matches: Vec::new(),
+                        alerts: Vec::new(),
+                    }
+                })
+                .collect();
+            let refs: Vec<&PollRecord> = records.iter().collect();
+            store.record_polls(&refs).expect("polls")
+        })
+    });
     group.finish();
 }
 

@@ -39,6 +39,9 @@ enum Mode {
     Cycle,
     /// The daemon for a fixed time, then idle.
     Run,
+    /// Only serve the feeds (and write the matching config) for `--seconds`, for running and
+    /// profiling newshound by hand against them.
+    Serve,
 }
 
 /// Load harness for newshound.
@@ -629,6 +632,7 @@ fn main() {
     match options.mode {
         Mode::Cycle => cycle(&options, &web, addr, &dir, &rules),
         Mode::Run => daemon(&options, &web, addr, &dir, &rules),
+        Mode::Serve => serve(&options, addr, &dir, &rules),
     }
     if options.rss2email {
         rss2email(&options, &web, addr, &dir);
@@ -718,6 +722,17 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
             " (newshound FAILED)"
         }
     );
+}
+
+fn serve(options: &Options, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
+    let config = write_config(dir, addr, options, rules, &options.interval);
+    println!(
+        "serving {} feeds on http://{addr}/feed/N.xml for {} s; config: {}",
+        options.feeds,
+        options.seconds,
+        config.display()
+    );
+    std::thread::sleep(Duration::from_secs(options.seconds));
 }
 
 fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {

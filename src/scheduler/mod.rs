@@ -23,7 +23,7 @@ use crate::config::{Config, ConfigError, FeedConfig};
 use crate::deliver::{Deliverer, DeliveryReport};
 use crate::fetch::{FetchError, Fetcher};
 use crate::rules::RuleSet;
-use crate::store::{FeedState, Store, StoreError};
+use crate::store::{FeedState, PollRecord, Store, StoreError};
 
 /// How long in-flight polls may take to finish after a stop was requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -34,6 +34,9 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 /// Longest wait before polling a feed again whose result could not be written (a feed
 /// polled more often is retried at its own interval).
 const RECORD_RETRY: Duration = Duration::from_secs(60);
+
+/// Most polls written in one transaction by [`run_once`].
+const WRITE_BATCH: usize = 256;
 
 /// Delivered and dead alerts are kept this long for `status` and de-duplication.
 const OUTBOX_RETENTION: Duration = Duration::from_secs(30 * 86_400);
@@ -118,30 +121,38 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
         let previous = states.get(&feed.url).cloned();
         let span = tracing::info_span!("poll", feed = %feed.name);
         tasks.spawn(
-            async move {
-                let polled = poll_feed(&pipeline, &feed, previous, now).await;
-                if dry_run {
-                    return Ok((polled, 0));
-                }
-                let queued = pipeline.store.record_poll(&polled.record)?;
-                Ok::<_, StoreError>((polled, queued))
-            }
-            .instrument(span),
+            async move { poll_feed(&pipeline, &feed, previous, now).await }.instrument(span),
         );
     }
     let mut report = CycleReport::default();
+    let mut finished = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (polled, queued) = match joined {
-            Ok(result) => result?,
-            Err(join_error) => {
-                tracing::error!(%join_error, "a poll task failed");
-                report.failed += 1;
-                continue;
+        finished.push(joined);
+        // Polls that finished meanwhile are written together: one commit for many polls.
+        while finished.len() < WRITE_BATCH
+            && let Some(joined) = tasks.try_join_next()
+        {
+            finished.push(joined);
+        }
+        let mut polls = Vec::with_capacity(finished.len());
+        for joined in finished.drain(..) {
+            match joined {
+                Ok(polled) => polls.push(polled),
+                Err(join_error) => {
+                    tracing::error!(%join_error, "a poll task failed");
+                    report.failed += 1;
+                }
             }
-        };
-        tally(&mut report, &polled);
-        report.queued += queued;
-        report.alerts.extend(polled.alerts);
+        }
+        if !dry_run {
+            let records: Vec<&PollRecord> = polls.iter().map(|p| &p.record).collect();
+            let queued = pipeline.store.record_polls(&records)?;
+            report.queued += queued.iter().sum::<usize>();
+        }
+        for polled in polls {
+            tally(&mut report, &polled);
+            report.alerts.extend(polled.alerts);
+        }
     }
     if !dry_run {
         report.delivery = pipeline.deliverer.deliver_due(&pipeline.store).await?;

@@ -493,90 +493,19 @@ impl Store {
     /// Writes everything one poll changed, in one transaction. Returns how many alerts were
     /// newly queued (an alert whose key is already in the outbox is not queued again).
     pub fn record_poll(&self, record: &PollRecord) -> Result<usize> {
+        Ok(self.record_polls(&[record])?.into_iter().sum())
+    }
+
+    /// Writes several polls in one transaction (all or none of them), for polls that
+    /// finished together: a commit costs more than a poll that found nothing new. Returns how
+    /// many alerts each poll newly queued.
+    pub fn record_polls(&self, records: &[&PollRecord]) -> Result<Vec<usize>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let at = ms(record.at);
-        let state = &record.state;
-        let mut new_entries = 0u64;
-        {
-            let mut upsert_entry = tx.prepare_cached(
-                "INSERT INTO entries (feed_url, key, fingerprint, first_seen_ms, last_seen_ms, published_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)
-                 ON CONFLICT (feed_url, key) DO UPDATE
-                 SET fingerprint = excluded.fingerprint, last_seen_ms = excluded.last_seen_ms
-                 WHERE entries.fingerprint != excluded.fingerprint
-                    OR entries.last_seen_ms < excluded.last_seen_ms - ?6",
-            )?;
-            let mut exists =
-                tx.prepare_cached("SELECT 1 FROM entries WHERE feed_url = ?1 AND key = ?2")?;
-            for entry in &record.entries {
-                if !exists.exists(params![state.url, entry.key])? {
-                    new_entries += 1;
-                }
-                upsert_entry.execute(params![
-                    state.url,
-                    entry.key,
-                    entry.fingerprint,
-                    at,
-                    entry.published.map(ms),
-                    LAST_SEEN_GRANULARITY_MS
-                ])?;
-            }
-            let mut upsert_match = tx.prepare_cached(
-                "INSERT INTO matches (rule, feed_url, entry_key, story, fingerprint, first_ms, last_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-                 ON CONFLICT (rule, feed_url, entry_key) DO UPDATE
-                 SET fingerprint = excluded.fingerprint, last_ms = excluded.last_ms",
-            )?;
-            for m in &record.matches {
-                upsert_match.execute(params![
-                    m.rule,
-                    state.url,
-                    m.entry_key,
-                    m.story,
-                    m.fingerprint,
-                    at
-                ])?;
-            }
-        }
-        let queued = insert_alerts(&tx, &record.alerts, at)?;
-        // Counters are added to what is stored, not taken from `state`: the caller's copy of
-        // the state may predate earlier polls recorded since it was read.
-        let last_new_entry = (new_entries > 0).then_some(at);
-        tx.prepare_cached(
-            "INSERT INTO feeds (url, name, effective_url, etag, last_modified, next_poll_ms,
-                                last_attempt_ms, last_success_ms, last_changed_ms, last_new_entry_ms,
-                                consecutive_failures, last_error, last_status, entries_seen, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT (url) DO UPDATE SET
-                name = excluded.name, effective_url = excluded.effective_url, etag = excluded.etag,
-                last_modified = excluded.last_modified, next_poll_ms = excluded.next_poll_ms,
-                last_attempt_ms = excluded.last_attempt_ms, last_success_ms = excluded.last_success_ms,
-                last_changed_ms = excluded.last_changed_ms,
-                last_new_entry_ms = COALESCE(excluded.last_new_entry_ms, feeds.last_new_entry_ms),
-                consecutive_failures = excluded.consecutive_failures, last_error = excluded.last_error,
-                last_status = excluded.last_status,
-                entries_seen = feeds.entries_seen + excluded.entries_seen",
-        )?
-        .execute(
-            params![
-                state.url,
-                state.name,
-                state.effective_url,
-                state.etag,
-                state.last_modified,
-                ms(state.next_poll),
-                state.last_attempt.map(ms),
-                state.last_success.map(ms),
-                state.last_changed.map(ms),
-                last_new_entry,
-                state.consecutive_failures,
-                state.last_error,
-                state.last_status,
-                new_entries as i64,
-                at
-            ],
-        )?;
+        let queued = records
+            .iter()
+            .map(|record| write_poll(&tx, record))
+            .collect::<Result<Vec<usize>>>()?;
         tx.commit()?;
         Ok(queued)
     }
@@ -732,6 +661,93 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+/// Writes what one poll changed inside `tx`; returns how many alerts were newly queued.
+fn write_poll(tx: &rusqlite::Transaction<'_>, record: &PollRecord) -> Result<usize> {
+    let at = ms(record.at);
+    let state = &record.state;
+    let mut new_entries = 0u64;
+    {
+        let mut upsert_entry = tx.prepare_cached(
+                "INSERT INTO entries (feed_url, key, fingerprint, first_seen_ms, last_seen_ms, published_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)
+                 ON CONFLICT (feed_url, key) DO UPDATE
+                 SET fingerprint = excluded.fingerprint, last_seen_ms = excluded.last_seen_ms
+                 WHERE entries.fingerprint != excluded.fingerprint
+                    OR entries.last_seen_ms < excluded.last_seen_ms - ?6",
+            )?;
+        let mut exists =
+            tx.prepare_cached("SELECT 1 FROM entries WHERE feed_url = ?1 AND key = ?2")?;
+        for entry in &record.entries {
+            if !exists.exists(params![state.url, entry.key])? {
+                new_entries += 1;
+            }
+            upsert_entry.execute(params![
+                state.url,
+                entry.key,
+                entry.fingerprint,
+                at,
+                entry.published.map(ms),
+                LAST_SEEN_GRANULARITY_MS
+            ])?;
+        }
+        let mut upsert_match = tx.prepare_cached(
+            "INSERT INTO matches (rule, feed_url, entry_key, story, fingerprint, first_ms, last_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                 ON CONFLICT (rule, feed_url, entry_key) DO UPDATE
+                 SET fingerprint = excluded.fingerprint, last_ms = excluded.last_ms",
+        )?;
+        for m in &record.matches {
+            upsert_match.execute(params![
+                m.rule,
+                state.url,
+                m.entry_key,
+                m.story,
+                m.fingerprint,
+                at
+            ])?;
+        }
+    }
+    let queued = insert_alerts(tx, &record.alerts, at)?;
+    // Counters are added to what is stored, not taken from `state`: the caller's copy of
+    // the state may predate earlier polls recorded since it was read.
+    let last_new_entry = (new_entries > 0).then_some(at);
+    tx.prepare_cached(
+            "INSERT INTO feeds (url, name, effective_url, etag, last_modified, next_poll_ms,
+                                last_attempt_ms, last_success_ms, last_changed_ms, last_new_entry_ms,
+                                consecutive_failures, last_error, last_status, entries_seen, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (url) DO UPDATE SET
+                name = excluded.name, effective_url = excluded.effective_url, etag = excluded.etag,
+                last_modified = excluded.last_modified, next_poll_ms = excluded.next_poll_ms,
+                last_attempt_ms = excluded.last_attempt_ms, last_success_ms = excluded.last_success_ms,
+                last_changed_ms = excluded.last_changed_ms,
+                last_new_entry_ms = COALESCE(excluded.last_new_entry_ms, feeds.last_new_entry_ms),
+                consecutive_failures = excluded.consecutive_failures, last_error = excluded.last_error,
+                last_status = excluded.last_status,
+                entries_seen = feeds.entries_seen + excluded.entries_seen",
+        )?
+        .execute(
+            params![
+                state.url,
+                state.name,
+                state.effective_url,
+                state.etag,
+                state.last_modified,
+                ms(state.next_poll),
+                state.last_attempt.map(ms),
+                state.last_success.map(ms),
+                state.last_changed.map(ms),
+                last_new_entry,
+                state.consecutive_failures,
+                state.last_error,
+                state.last_status,
+                new_entries as i64,
+                at
+            ],
+    )?;
+    Ok(queued)
 }
 
 fn insert_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[NewAlert], at: i64) -> Result<usize> {
