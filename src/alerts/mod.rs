@@ -155,7 +155,7 @@ pub fn from_match(
         .map(|destination| Alert {
             schema: ALERT_SCHEMA_VERSION,
             id: idempotency_key(&found.rule, &story, destination),
-            rule: found.rule.clone(),
+            rule: found.rule.to_string(),
             destination: destination.clone(),
             story: story.clone(),
             feed: feed.clone(),

@@ -113,7 +113,7 @@ impl<'a> ScannedText<'a> {
     }
 
     /// The original text of a hit, with context.
-    pub fn snippet(&self, hit: &Hit) -> String {
+    pub fn snippet(&self, hit: &Hit) -> std::sync::Arc<str> {
         let (start, end) = self
             .folded
             .original_range(&self.original, hit.start, hit.end);
@@ -128,7 +128,7 @@ impl<'a> ScannedText<'a> {
 pub struct Scanned<'a> {
     /// The texts.
     pub texts: Vec<ScannedText<'a>>,
-    /// For each pattern, a bit per text it occurs in.
+    /// For each pattern, the fields (a [`FieldSet`] mask) of the texts it occurs in.
     found: Vec<u8>,
     /// For each pattern, the index in `hits` of its first hit (u32::MAX: none).
     first: Vec<u32>,
@@ -143,7 +143,7 @@ pub struct Scanned<'a> {
 }
 
 impl<'a> Scanned<'a> {
-    /// Scans texts (at most 8) with the matcher.
+    /// Scans texts with the matcher.
     pub fn new(
         matcher: &Matcher,
         texts: Vec<ScannedText<'a>>,
@@ -153,11 +153,11 @@ impl<'a> Scanned<'a> {
         let (mut found, mut first) = PatternTables::take(matcher.len());
         let mut hits = Vec::new();
         let mut buffer = Vec::new();
-        for (index, text) in texts.iter().enumerate().take(8) {
+        for (index, text) in texts.iter().enumerate() {
             buffer.clear();
             matcher.scan(&text.folded.text, &mut buffer);
             for hit in &buffer {
-                found[hit.pattern as usize] |= 1 << index;
+                found[hit.pattern as usize] |= text.fields.0;
                 hits.push((index, *hit));
             }
         }
@@ -181,13 +181,7 @@ impl<'a> Scanned<'a> {
 
     /// Whether a pattern occurs in a text standing for one of `fields`.
     pub fn has(&self, pattern: PatternId, fields: FieldSet) -> bool {
-        let bits = self.found[pattern as usize];
-        bits != 0
-            && self
-                .texts
-                .iter()
-                .enumerate()
-                .any(|(i, t)| bits & (1 << i) != 0 && t.fields.0 & fields.0 != 0)
+        self.found[pattern as usize] & fields.0 != 0
     }
 
     /// The first hit of a pattern in one of `fields`.

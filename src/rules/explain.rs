@@ -30,7 +30,7 @@ impl RuleSet {
         self.rules
             .iter()
             .map(|rule| RuleOutcome {
-                rule: rule.name.clone(),
+                rule: rule.name.to_string(),
                 verdict: match evaluation.matches(rule) {
                     Some(found) => Verdict::Matched(found),
                     None => Verdict::Failed(evaluation.why_not(rule)),
@@ -124,7 +124,7 @@ pub(crate) fn collect_evidence(
                     Evidence::Term {
                         field: super::field_name(text.name),
                         term: clause_text(source, &expr.span).into(),
-                        snippet: text.snippet(&whole).into(),
+                        snippet: text.snippet(&whole),
                     },
                 );
             }

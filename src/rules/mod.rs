@@ -125,9 +125,9 @@ const MAX_TERM_EVIDENCE: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
     /// The rule's name.
-    pub rule: String,
+    pub rule: Arc<str>,
     /// Destinations to alert.
-    pub destinations: Vec<String>,
+    pub destinations: Arc<[String]>,
     /// Why it matched.
     pub evidence: Vec<Evidence>,
 }
@@ -153,10 +153,10 @@ pub struct CompiledQuery {
 }
 
 pub(crate) struct CompiledRule {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     feeds: Vec<String>,
     tags: Vec<String>,
-    destinations: Vec<String>,
+    destinations: Arc<[String]>,
     /// `keywords`: any of them (pattern and the keyword as written).
     pub(crate) keywords: Vec<(compile::PatternId, Arc<str>)>,
     pub(crate) query: Option<CompiledQuery>,
@@ -384,22 +384,21 @@ impl<'s> Evaluation<'s> {
         if !self.in_scope(rule) {
             return None;
         }
-        let mut evidence = Vec::new();
+        let mut evidence = Vec::with_capacity(MAX_TERM_EVIDENCE);
         if !rule.keywords.is_empty() {
             // The first few keywords found are evidence enough.
-            let found: Vec<Evidence> = rule
-                .keywords
-                .iter()
-                .filter(|(pattern, _)| self.scanned.has(*pattern, FieldSet::DEFAULT))
-                .take(MAX_TERM_EVIDENCE)
-                .filter_map(|(pattern, written)| {
-                    self.term_evidence(*pattern, FieldSet::DEFAULT, written)
-                })
-                .collect();
-            if found.is_empty() {
+            evidence.extend(
+                rule.keywords
+                    .iter()
+                    .filter(|(pattern, _)| self.scanned.has(*pattern, FieldSet::DEFAULT))
+                    .take(MAX_TERM_EVIDENCE)
+                    .filter_map(|(pattern, written)| {
+                        self.term_evidence(*pattern, FieldSet::DEFAULT, written)
+                    }),
+            );
+            if evidence.is_empty() {
                 return None;
             }
-            evidence.extend(found);
         }
         if let Some(query) = &rule.query {
             if !self.scanned.eval(&query.expr) {
@@ -518,7 +517,7 @@ impl<'s> Evaluation<'s> {
             snippets.resize(self.scanned.hits.len(), None);
         }
         let snippet = snippets[at]
-            .get_or_insert_with(|| Arc::from(text.snippet(hit)))
+            .get_or_insert_with(|| text.snippet(hit))
             .clone();
         Some(Evidence::Term {
             field: field_name(text.name),
@@ -870,11 +869,11 @@ fn compile_rule(
         return Err(problems);
     }
     Ok(CompiledRule {
-        name: rule.name().to_string(),
+        name: Arc::from(rule.name()),
         feeds: rule.feeds.iter().map(|f| f.get_ref().clone()).collect(),
         tags: rule.tags.clone(),
         destinations: if rule.destinations.is_empty() {
-            all_destinations.to_vec()
+            Arc::from(all_destinations)
         } else {
             rule.destinations
                 .iter()

@@ -35,7 +35,7 @@ keywords = ["peace talks", "Переговори"]
     let tags: Vec<String> = Vec::new();
     let hit = rules.evaluate(&subject("Rutte on PEACE TALKS", "", &tags));
     assert_eq!(hit.len(), 1);
-    assert_eq!(hit[0].destinations, vec!["local".to_string()]);
+    assert_eq!(hit[0].destinations, vec!["local".to_string()].into());
     assert!(
         matches!(&hit[0].evidence[0], Evidence::Term { field, snippet, .. }
         if &**field == "title" && snippet.contains("[[PEACE TALKS]]"))
@@ -115,7 +115,7 @@ fn fired(rules: &RuleSet, title: &str, content: &str) -> Vec<String> {
     rules
         .evaluate(&subject)
         .into_iter()
-        .map(|m| m.rule)
+        .map(|m| m.rule.to_string())
         .collect()
 }
 

@@ -371,12 +371,12 @@ async fn evaluate_entry(
     };
     for found in found {
         result.matches.push(MatchRecord {
-            rule: found.rule.clone(),
+            rule: found.rule.to_string(),
             entry_key: entry.key.clone(),
             story: story.clone(),
             fingerprint: fingerprint.clone(),
         });
-        if already.contains_key(&found.rule) {
+        if already.contains_key(&*found.rule) {
             // This rule alerted on an earlier version of the entry already: only new
             // evidence (a quote was added) makes an update, threaded under the first alert.
             result.alerts.extend(alerts::updates(
