@@ -365,3 +365,33 @@ fn feed_level_links_and_publication_date_are_kept() {
         Some("2004-01-01T19:48:21Z")
     );
 }
+
+/// `dc:date` is the only date of many RSS 1.0 feeds: it dates the items' publication (and
+/// an RDF channel's), while an RSS 2.0 channel's `dc:date` stays an update time only.
+#[test]
+fn dc_date_is_the_publication_date_of_rss_items_without_pub_date() {
+    let rdf = br#"<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+         xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://news.example/"><title>Example</title>
+    <link>https://news.example/</link><dc:date>2026-11-20T10:00:00+01:00</dc:date></channel>
+  <item rdf:about="https://news.example/a"><title>A</title><link>https://news.example/a</link>
+    <dc:date>2026-11-19T08:30:00Z</dc:date></item>
+</rdf:RDF>"#;
+    let feed = feed::parse(rdf, None, None).unwrap_or_else(|e| panic!("rdf: {e}"));
+    let stamp = |s: &str| s.parse::<jiff::Timestamp>().ok();
+    assert_eq!(feed.published, stamp("2026-11-20T09:00:00Z"));
+    assert_eq!(first(&feed).published, stamp("2026-11-19T08:30:00Z"));
+    assert_eq!(first(&feed).updated, stamp("2026-11-19T08:30:00Z"));
+
+    let rss2 = br#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+  <title>Example</title><dc:date>2026-11-20T09:00:00Z</dc:date>
+  <item><title>B</title><link>https://news.example/b</link>
+    <pubDate>Thu, 19 Nov 2026 07:00:00 GMT</pubDate><dc:date>2026-11-19T08:30:00Z</dc:date></item>
+</channel></rss>"#;
+    let feed = feed::parse(rss2, None, None).unwrap_or_else(|e| panic!("rss2: {e}"));
+    assert_eq!(feed.published, None);
+    assert_eq!(feed.updated, stamp("2026-11-20T09:00:00Z"));
+    // pubDate wins over dc:date for the publication date.
+    assert_eq!(first(&feed).published, stamp("2026-11-19T07:00:00Z"));
+}

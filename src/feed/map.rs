@@ -422,7 +422,7 @@ fn map_rss(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
     };
     // An <rss> without <channel> keeps the channel's elements directly under the root.
     let channel_el = channel.unwrap_or(root);
-    let mut feed = map_rss_channel(doc, channel_el);
+    let mut feed = map_rss_channel(doc, channel_el, root_local == "rdf");
 
     // Items sit in the channel (RSS 0.9x/2.0), beside it (RSS 1.0/RDF), or, in broken
     // documents, directly under an <rss> without channel; all count, in document order.
@@ -446,7 +446,7 @@ fn map_rss(doc: &Doc, root: NodeId, max_entries: usize) -> ParsedFeed {
     feed
 }
 
-fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
+fn map_rss_channel(doc: &Doc, channel: NodeId, rdf: bool) -> ParsedFeed {
     let mut feed = ParsedFeed::default();
     let mut title = Ranked::default();
     let mut subtitle = Ranked::default();
@@ -519,7 +519,14 @@ fn map_rss_channel(doc: &Doc, channel: NodeId) -> ParsedFeed {
             }
             (_, "lastbuilddate" | "updated") if core => offer_date(&mut updated, 0, doc, child),
             (Ns::Dcterms, "modified") => offer_date(&mut updated, 1, doc, child),
-            (Ns::Dc, "date") => offer_date(&mut updated, 2, doc, child),
+            (Ns::Dc, "date") => {
+                offer_date(&mut updated, 2, doc, child);
+                // RSS 1.0 channels date themselves only with `dc:date`: it is their
+                // publication date too (as feed-rs reads it).
+                if rdf {
+                    offer_date(&mut published, 9, doc, child);
+                }
+            }
             (Ns::Atom10, "updated") => offer_date(&mut updated, 3, doc, child),
             (_, "pubdate") if core => offer_date(&mut published, 0, doc, child),
             (Ns::Dcterms, "issued" | "created") => offer_date(&mut published, 1, doc, child),
@@ -702,7 +709,12 @@ fn map_rss_item(doc: &Doc, item: NodeId) -> Entry {
             (Ns::Dcterms, "created") => offer_date(&mut published, 3, doc, child),
             (_, "updated" | "lastbuilddate") if core => offer_date(&mut updated, 0, doc, child),
             (Ns::Dcterms, "modified") => offer_date(&mut updated, 1, doc, child),
-            (Ns::Dc, "date") => offer_date(&mut updated, 2, doc, child),
+            (Ns::Dc, "date") => {
+                offer_date(&mut updated, 2, doc, child);
+                // Readers (and feed-rs) take `dc:date` as the publication date of an RSS
+                // item without `pubDate`; it is the only date many RSS 1.0 feeds give.
+                offer_date(&mut published, 9, doc, child);
+            }
             (Ns::Atom10, "updated") => offer_date(&mut updated, 3, doc, child),
             (_, "author") if core => people.offer(0, parse_person(&simple_text(doc, child))),
             (Ns::Dc, "creator" | "author") => {

@@ -38,6 +38,9 @@ const RECORD_RETRY: Duration = Duration::from_secs(60);
 /// Most polls written in one transaction by [`run_once`].
 const WRITE_BATCH: usize = 256;
 
+/// How long [`run_once`] gathers finished polls before writing them.
+const WRITE_WINDOW: Duration = Duration::from_millis(50);
+
 /// Delivered and dead alerts are kept this long for `status` and de-duplication.
 const OUTBOX_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
@@ -128,11 +131,14 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
     let mut finished = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         finished.push(joined);
-        // Polls that finished meanwhile are written together: one commit for many polls.
-        while finished.len() < WRITE_BATCH
-            && let Some(joined) = tasks.try_join_next()
-        {
-            finished.push(joined);
+        // Polls finishing within a short window are written together: a commit rewrites
+        // every page it touched, so one commit for many polls writes far less.
+        let window_end = tokio::time::Instant::now() + WRITE_WINDOW;
+        while finished.len() < WRITE_BATCH {
+            match tokio::time::timeout_at(window_end, tasks.join_next()).await {
+                Ok(Some(joined)) => finished.push(joined),
+                Ok(None) | Err(_) => break,
+            }
         }
         let mut polls = Vec::with_capacity(finished.len());
         for joined in finished.drain(..) {
