@@ -344,6 +344,11 @@ fn once(args: &OnceArgs) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     let report = runtime()?.block_on(scheduler::run_once(&pipeline, args.dry_run))?;
+    // The process ends right after this: the compiled rules and the configuration are left
+    // to the operating system (freeing thousands of patterns one by one took longer than
+    // some cycles). The store is still closed properly when `pipeline` drops.
+    std::mem::forget(Arc::clone(&pipeline.rules));
+    std::mem::forget(Arc::clone(&pipeline.config));
     let mut out = std::io::stdout().lock();
     if args.dry_run {
         for alert in &report.alerts {

@@ -79,9 +79,18 @@ pub struct Pipeline {
 impl Pipeline {
     /// Compiles the rules and builds the client and sinks for `config` on `store`.
     pub fn new(config: Config, store: Arc<Store>) -> Result<Self, SetupError> {
-        let rules = RuleSet::compile(&config)?;
-        let fetcher = Fetcher::new(&config.fetch)?;
-        let deliverer = Deliverer::new(&config)?;
+        // Compiling a large rule set takes as long as the rest of start-up together (TLS
+        // roots, templates): on a second core it costs no wall time.
+        let (rules, fetcher, deliverer) = std::thread::scope(|scope| {
+            let rules = scope.spawn(|| RuleSet::compile(&config));
+            let fetcher = Fetcher::new(&config.fetch);
+            let deliverer = Deliverer::new(&config);
+            let rules = rules
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (rules, fetcher, deliverer)
+        });
+        let (rules, fetcher, deliverer) = (rules?, fetcher?, deliverer?);
         let poll_slots = Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency.max(1)));
         Ok(Self {
             poll_slots,
