@@ -254,9 +254,56 @@ fn attribution(c: &mut Criterion) {
     group.finish();
 }
 
+/// With `FASTEST_OF=N` in the environment, also times N runs of each keyword evaluation loop
+/// one by one and prints the fastest: on a shared machine the least disturbed run says more
+/// than a mean.
+fn fastest_runs(_: &mut Criterion) {
+    let Some(runs) = std::env::var("FASTEST_OF")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    else {
+        return;
+    };
+    let articles = articles();
+    let bytes: usize = articles.iter().map(|a| a.title.len() + a.text.len()).sum();
+    for (name, real) in [("quiet", 0), ("typical", 10), ("busy", 50)] {
+        let (rules, _naive, _dir) = setup(&articles, real);
+        let fastest = (0..runs)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let matched: usize = articles
+                    .iter()
+                    .map(|a| {
+                        let subject = Subject {
+                            feed: "bench",
+                            tags: &[],
+                            url: None,
+                            title: &a.title,
+                            author: "",
+                            content: &a.text,
+                            published: None,
+                        };
+                        rules.evaluate(black_box(&subject)).len()
+                    })
+                    .sum();
+                black_box(matched);
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or_default();
+        eprintln!(
+            "fastest of {runs} runs, keywords {name}: {fastest:?} = {:.1} MiB/s",
+            bytes as f64 / fastest.as_secs_f64().max(1e-9) / (1024.0 * 1024.0)
+        );
+    }
+}
+
+criterion_group!(fastest, fastest_runs);
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(5));
     targets = keyword_evaluation, attribution
 }
-criterion_main!(benches);
+criterion_main!(benches, fastest);
