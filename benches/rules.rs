@@ -43,6 +43,19 @@ fn articles() -> Vec<Article> {
         .collect()
 }
 
+/// What the rules see of an article.
+fn subject(a: &Article) -> Subject<'_> {
+    Subject {
+        feed: "bench",
+        tags: &[],
+        url: None,
+        title: &a.title,
+        author: "",
+        content: &a.text,
+        published: None,
+    }
+}
+
 /// A deterministic pseudo-random generator (xorshift), so every run benches the same rules.
 struct Random(u64);
 
@@ -184,20 +197,9 @@ fn keyword_evaluation(c: &mut Criterion) {
     let bytes: usize = articles.iter().map(|a| a.title.len() + a.text.len()).sum();
     for (name, real) in [("quiet", 0), ("typical", 10), ("busy", 50)] {
         let (rules, naive, _dir) = setup(&articles, real);
-        fn subjects(a: &Article) -> Subject<'_> {
-            Subject {
-                feed: "bench",
-                tags: &[],
-                url: None,
-                title: &a.title,
-                author: "",
-                content: &a.text,
-                published: None,
-            }
-        }
         let matched: usize = articles
             .iter()
-            .map(|a| rules.evaluate(&subjects(a)).len())
+            .map(|a| rules.evaluate(&subject(a)).len())
             .sum();
         eprintln!(
             "{name}: {} articles, {bytes} bytes; on average {:.1} of 1,000 rules match an article",
@@ -210,7 +212,7 @@ fn keyword_evaluation(c: &mut Criterion) {
             b.iter(|| {
                 articles
                     .iter()
-                    .map(|a| rules.evaluate(black_box(&subjects(a))).len())
+                    .map(|a| rules.evaluate(black_box(&subject(a))).len())
                     .sum::<usize>()
             })
         });
@@ -274,18 +276,7 @@ fn fastest_runs(_: &mut Criterion) {
                 let started = std::time::Instant::now();
                 let matched: usize = articles
                     .iter()
-                    .map(|a| {
-                        let subject = Subject {
-                            feed: "bench",
-                            tags: &[],
-                            url: None,
-                            title: &a.title,
-                            author: "",
-                            content: &a.text,
-                            published: None,
-                        };
-                        rules.evaluate(black_box(&subject)).len()
-                    })
+                    .map(|a| rules.evaluate(black_box(&subject(a))).len())
                     .sum();
                 black_box(matched);
                 started.elapsed()

@@ -228,21 +228,35 @@ mod tests {
     }
 
     #[test]
-    fn context_whitespace_and_ellipses() {
-        let text = "Peace  talks\n\tresume:  NATO chief\u{a0}Rutte said… on Monday";
+    fn snippets_collapse_whitespace_and_mark_cuts() {
+        let text = "First  line\n\nof the\tarticle: Rutte   said peace talks\u{a0}were near,  and more text follows here.";
         let start = text.find("Rutte").unwrap_or(0);
         assert_eq!(
             snippet(text, start, start + 5),
-            "Peace talks resume: NATO chief [[Rutte]] said… on Monday"
+            "First line of the article: [[Rutte]] said peace talks were near, and more text follows here."
         );
+        // An ellipsis in the text is a character like any other: the space after it stays.
+        let text = "Talks resume… NATO chief Rutte said";
+        let start = text.find("Rutte").unwrap_or(0);
+        assert_eq!(
+            snippet(text, start, start + 5),
+            "Talks resume… NATO chief [[Rutte]] said"
+        );
+        let long = format!("{} Rutte said {}", "слово ".repeat(40), "tail ".repeat(40));
+        let start = long.find("Rutte").unwrap_or(0);
+        let cut = snippet(&long, start, start + 5);
+        assert!(cut.starts_with('…') && cut.ends_with('…'), "{cut}");
+        assert!(cut.contains(" [[Rutte]] said tail"), "{cut}");
+        assert!(!cut.contains("  "), "{cut}");
+        // 80 characters each side, counted in characters (Cyrillic letters are two bytes):
+        // the space next to the match and 79 letters.
         let long = format!("{} target {}", "а".repeat(200), "б".repeat(200));
         let start = long.find("target").unwrap_or(0);
         let cut = snippet(&long, start, start + 6);
-        assert!(cut.starts_with('…') && cut.ends_with('…'), "{cut}");
-        // 80 characters each side: the space next to the match and 79 letters.
         assert_eq!(
             cut.chars().count(),
-            1 + 79 + " [[target]] ".chars().count() + 79 + 1
+            1 + 79 + " [[target]] ".chars().count() + 79 + 1,
+            "{cut}"
         );
     }
 

@@ -262,19 +262,3 @@ keywords = ["summit"]
     );
     Ok(())
 }
-
-#[test]
-fn snippets_collapse_whitespace_and_mark_cuts() {
-    let text = "First  line\n\nof the\tarticle: Rutte   said peace talks\u{a0}were near,  and more text follows here.";
-    let start = text.find("Rutte").unwrap_or(0);
-    assert_eq!(
-        snippet(text, start, start + 5),
-        "First line of the article: [[Rutte]] said peace talks were near, and more text follows here."
-    );
-    let long = format!("{} Rutte said {}", "word ".repeat(40), "tail ".repeat(40));
-    let start = long.find("Rutte").unwrap_or(0);
-    let cut = snippet(&long, start, start + 5);
-    assert!(cut.starts_with('…') && cut.ends_with('…'), "{cut}");
-    assert!(cut.contains(" [[Rutte]] said tail"), "{cut}");
-    assert!(!cut.contains("  "), "{cut}");
-}

@@ -137,11 +137,10 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
         );
     }
     let mut report = CycleReport::default();
-    let mut finished = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        finished.push(joined);
+    while let Some(first) = tasks.join_next().await {
         // Polls finishing within a short window are written together: a commit rewrites
         // every page it touched, so one commit for many polls writes far less.
+        let mut finished = vec![first];
         let window_end = tokio::time::Instant::now() + WRITE_WINDOW;
         while finished.len() < WRITE_BATCH {
             match tokio::time::timeout_at(window_end, tasks.join_next()).await {
@@ -150,7 +149,7 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
             }
         }
         let mut polls = Vec::with_capacity(finished.len());
-        for joined in finished.drain(..) {
+        for joined in finished {
             match joined {
                 Ok(polled) => polls.push(polled),
                 Err(join_error) => {
@@ -161,8 +160,7 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
         }
         if !dry_run {
             let records: Vec<&PollRecord> = polls.iter().map(|p| &p.record).collect();
-            let queued = pipeline.store.record_polls(&records)?;
-            report.queued += queued.iter().sum::<usize>();
+            report.queued += pipeline.store.record_polls(&records)?;
         }
         for polled in polls {
             tally(&mut report, &polled);

@@ -493,19 +493,19 @@ impl Store {
     /// Writes everything one poll changed, in one transaction. Returns how many alerts were
     /// newly queued (an alert whose key is already in the outbox is not queued again).
     pub fn record_poll(&self, record: &PollRecord) -> Result<usize> {
-        Ok(self.record_polls(&[record])?.into_iter().sum())
+        self.record_polls(&[record])
     }
 
     /// Writes several polls in one transaction (all or none of them), for polls that
     /// finished together: a commit costs more than a poll that found nothing new. Returns how
-    /// many alerts each poll newly queued.
-    pub fn record_polls(&self, records: &[&PollRecord]) -> Result<Vec<usize>> {
+    /// many alerts were newly queued.
+    pub fn record_polls(&self, records: &[&PollRecord]) -> Result<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let queued = records
-            .iter()
-            .map(|record| write_poll(&tx, record))
-            .collect::<Result<Vec<usize>>>()?;
+        let mut queued = 0;
+        for record in records {
+            queued += write_poll(&tx, record)?;
+        }
         tx.commit()?;
         Ok(queued)
     }
