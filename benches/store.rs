@@ -113,19 +113,9 @@ fn record_poll(c: &mut Criterion) {
     group.bench_function("record_poll 304 (state only)", |b| {
         b.iter(|| {
             poll += 1;
-            let feed = poll % FEEDS;
-            let url = format!("https://feed{feed}.example/rss");
-            let at = Timestamp::now();
-            let mut state = FeedState::new(&url, &format!("Feed {feed}"), at);
-            state.last_success = Some(at);
-            let record = PollRecord {
-                state,
-                at,
-                entries: Vec::new(),
-                matches: Vec::new(),
-                alerts: Vec::new(),
-            };
-            store.record_poll(&record).expect("poll")
+            store
+                .record_poll(&not_modified(poll, Timestamp::now()))
+                .expect("poll")
         })
     });
     // `once` writes the polls that finished together in one transaction.
@@ -137,17 +127,7 @@ fn record_poll(c: &mut Criterion) {
             let records: Vec<PollRecord> = (0..BATCH)
                 .map(|_| {
                     poll += 1;
-                    let feed = poll % FEEDS;
-                    let url = format!("https://feed{feed}.example/rss");
-                    let mut state = FeedState::new(&url, &format!("Feed {feed}"), at);
-                    state.last_success = Some(at);
-                    PollRecord {
-                        state,
-                        at,
-                        entries: Vec::new(),
-                        matches: Vec::new(),
-                        alerts: Vec::new(),
-                    }
+                    not_modified(poll, at)
                 })
                 .collect();
             let refs: Vec<&PollRecord> = records.iter().collect();
@@ -155,6 +135,21 @@ fn record_poll(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// What a poll answered with 304 writes: the feed's state only.
+fn not_modified(poll: usize, at: Timestamp) -> PollRecord {
+    let feed = poll % FEEDS;
+    let url = format!("https://feed{feed}.example/rss");
+    let mut state = FeedState::new(&url, &format!("Feed {feed}"), at);
+    state.last_success = Some(at);
+    PollRecord {
+        state,
+        at,
+        entries: Vec::new(),
+        matches: Vec::new(),
+        alerts: Vec::new(),
+    }
 }
 
 fn outbox(c: &mut Criterion) {
