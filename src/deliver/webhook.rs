@@ -169,7 +169,7 @@ impl WebhookSink {
                 DeliveryError::temporary(format!(
                     "{} request failed: {}",
                     self.preset_name(),
-                    causes(&e.without_url())
+                    crate::fetch::error_chain(&e.without_url())
                 ))
             })?;
         let status = response.status();
@@ -216,20 +216,4 @@ impl WebhookSink {
             other => other.as_str(),
         }
     }
-}
-
-/// An error with all its causes: reqwest's own message ("error sending request") does not
-/// say what went wrong, its sources do (refused connection, guard, TLS).
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

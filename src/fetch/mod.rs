@@ -467,8 +467,8 @@ fn classify(error: &reqwest::Error, url: &Url) -> FetchError {
 }
 
 /// The error with all its causes, since reqwest's own message alone ("error sending
-/// request") does not say what went wrong.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// request") does not say what went wrong (refused connection, guard, TLS).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -155,19 +155,7 @@ impl HostileServer {
 
     /// Starts the server on its own runtime thread, for tests that drive the binary.
     pub fn start_in_background() -> HostileServer {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                tx.send(HostileServer::start().await).expect("send server");
-                std::future::pending::<()>().await;
-            });
-        });
-        rx.recv().expect("server started")
+        super::start_on_own_runtime(2, HostileServer::start)
     }
 
     /// The URL of `path` on this server.

@@ -8,6 +8,7 @@ pub mod receiver;
 pub mod smtp;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +17,31 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+
+/// Runs `start` on a Tokio runtime thread of its own that lives as long as the test, and
+/// returns what it built: for servers used by tests that drive the binary.
+pub fn start_on_own_runtime<T, F>(
+    worker_threads: usize,
+    start: impl FnOnce() -> F + Send + 'static,
+) -> T
+where
+    T: Send + 'static,
+    F: Future<Output = T>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(worker_threads)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            tx.send(start().await).expect("send");
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().expect("started")
+}
 
 /// What the server answers for one path.
 #[derive(Clone, Debug, Default)]
@@ -70,20 +96,7 @@ impl TestServer {
 
     /// Starts the server on its own runtime thread, for tests that drive the binary.
     pub fn start_in_background() -> TestServer {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let server = TestServer::start().await;
-                tx.send(server).expect("send server");
-                std::future::pending::<()>().await;
-            });
-        });
-        rx.recv().expect("server started")
+        start_on_own_runtime(1, TestServer::start)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -145,19 +145,7 @@ impl Receiver {
 
     /// Starts on a runtime thread of its own, for tests that drive the binary.
     pub fn start_in_background() -> Receiver {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                tx.send(Receiver::start().await).expect("send");
-                std::future::pending::<()>().await;
-            });
-        });
-        rx.recv().expect("receiver")
+        super::start_on_own_runtime(2, Receiver::start)
     }
 
     pub fn url(&self, path: &str) -> String {
