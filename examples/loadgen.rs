@@ -701,7 +701,7 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
     let not_modified = web.not_modified.load(Ordering::Relaxed) - not_modified_before;
     let lat = latencies(web, &arrivals);
     println!(
-        "measured cycle: {} feeds ({} changed, {} answered 304), {} requests in {:.2} s = {:.0} req/s",
+        "measured cycle: {} feeds ({} changed, {} answered 304), {} requests in {:.3} s = {:.0} req/s",
         options.feeds,
         changed,
         not_modified,

@@ -294,14 +294,18 @@ fn report_config_error(error: &ConfigError) -> i32 {
 }
 
 fn open_pipeline(config: Config) -> Result<Arc<Pipeline>, i32> {
-    let store = match Store::open_dir(&config.state_dir) {
-        Ok(store) => Arc::new(store),
+    let store = open_store(&config)?;
+    setup(config, store)
+}
+
+fn open_store(config: &Config) -> Result<Arc<Store>, i32> {
+    match Store::open_dir(&config.state_dir) {
+        Ok(store) => Ok(Arc::new(store)),
         Err(error) => {
             eprintln!("error: {error}");
-            return Err(EX_CANTCREAT);
+            Err(EX_CANTCREAT)
         }
-    };
-    setup(config, store)
+    }
 }
 
 fn setup(config: Config, store: Arc<Store>) -> Result<Arc<Pipeline>, i32> {
@@ -320,7 +324,7 @@ fn once(args: &OnceArgs) -> anyhow::Result<i32> {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let pipeline = if args.dry_run {
+    let store = if args.dry_run {
         // A dry run records nothing: read the existing state if there is one, else start
         // from an empty in-memory state rather than creating files.
         let path = config.state_dir.join(crate::store::DATABASE_FILE);
@@ -329,25 +333,38 @@ fn once(args: &OnceArgs) -> anyhow::Result<i32> {
         } else {
             Store::open_in_memory()
         };
-        match store {
-            Ok(store) => setup(config, Arc::new(store)),
-            Err(error) => {
-                eprintln!("error: {error}");
-                Err(EX_CANTCREAT)
-            }
-        }
+        store.map(Arc::new).map_err(|error| {
+            eprintln!("error: {error}");
+            EX_CANTCREAT
+        })
     } else {
-        open_pipeline(config)
+        open_store(&config)
     };
-    let pipeline = match pipeline {
-        Ok(pipeline) => pipeline,
+    let store = match store {
+        Ok(store) => store,
         Err(code) => return Ok(code),
     };
-    let report = runtime()?.block_on(scheduler::run_once(&pipeline, args.dry_run))?;
+    // The rules compile while the first requests are out; a problem in them stops the
+    // cycle before anything is written.
+    let pipeline = match Pipeline::start(config, store) {
+        Ok(pipeline) => Arc::new(pipeline),
+        Err(SetupError::Config(error)) => return Ok(report_config_error(&error)),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(1);
+        }
+    };
+    let report = match runtime()?.block_on(scheduler::run_once(&pipeline, args.dry_run)) {
+        Ok(report) => report,
+        Err(SetupError::Config(error)) => return Ok(report_config_error(&error)),
+        Err(error) => return Err(error.into()),
+    };
     // The process ends right after this: the compiled rules and the configuration are left
     // to the operating system (freeing thousands of patterns one by one took longer than
     // some cycles). The store is still closed properly when `pipeline` drops.
-    std::mem::forget(Arc::clone(&pipeline.rules));
+    if let Some(rules) = pipeline.rules.if_ready() {
+        std::mem::forget(rules);
+    }
     std::mem::forget(Arc::clone(&pipeline.config));
     let mut out = std::io::stdout().lock();
     if args.dry_run {

@@ -401,6 +401,51 @@ fn restarting_the_cli_gives_no_duplicates_and_dry_run_records_nothing() {
     assert_eq!(delivered(dir.path()).len(), 1);
 }
 
+/// `once` compiles the rules while its first requests are out: a mistake in a rule must
+/// still stop it with the error, before anything is recorded or delivered.
+#[test]
+fn once_with_a_broken_rule_exits_78_and_records_nothing() {
+    let server = TestServer::start_in_background();
+    let dir = tempfile::tempdir().expect("tempdir");
+    server.set_feed(
+        "/feed.xml",
+        rss(&[Item {
+            guid: "1",
+            title: "Peace talks resume",
+            body: "",
+            date: Some(minutes_ago(2)),
+        }]),
+        None,
+    );
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[feeds]]\nname = \"Test\"\nurl = \"{}\"\n\n[[rules]]\nname = \"peace\"\nkeywords = [\"peace\"]\nspeakers = [\"person:nobody\"]\n",
+            server.url("/feed.xml")
+        ),
+    );
+    let run = Command::new(BIN)
+        .args(["once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:9:", config.display()))
+            && stderr.contains("rule \"peace\": no person with id \"nobody\""),
+        "{stderr}"
+    );
+    // Unknown speakers are only found when the rules compile, after the state was opened.
+    let database = dir.path().join("state").join("newshound.db");
+    let store = Store::open(&database).expect("store");
+    assert!(
+        store.feed_states().expect("states").is_empty(),
+        "no poll may be recorded"
+    );
+    assert!(delivered(dir.path()).is_empty());
+}
+
 #[test]
 fn the_daemon_polls_alerts_and_stops_gracefully_on_sigterm() {
     let server = TestServer::start_in_background();

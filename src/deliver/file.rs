@@ -43,12 +43,25 @@ impl FileSink {
 
     /// Appends the alert and syncs the file.
     pub async fn deliver(&self, alert: &Alert) -> Result<Receipt, DeliveryError> {
-        let mut line = serde_json::to_string(alert)
+        let line = Self::line(alert)?;
+        self.append_lines(line).await
+    }
+
+    /// The line an alert is written as (JSON and a line break).
+    pub fn line(alert: &Alert) -> Result<Vec<u8>, DeliveryError> {
+        let mut line = serde_json::to_vec(alert)
             .map_err(|e| DeliveryError::permanent(format!("cannot encode alert: {e}")))?;
-        line.push('\n');
+        line.push(b'\n');
+        Ok(line)
+    }
+
+    /// Appends lines made by [`FileSink::line`], in order, and syncs the file once: one
+    /// sync for many alerts instead of one each. Either all of them are on disk when this
+    /// returns `Ok`, or the error applies to all of them.
+    pub async fn append_lines(&self, lines: Vec<u8>) -> Result<Receipt, DeliveryError> {
         let path = self.path.clone();
         let _guard = self.lock.lock().await;
-        tokio::task::spawn_blocking(move || append_durably(&path, line.as_bytes()))
+        tokio::task::spawn_blocking(move || append_durably(&path, &lines))
             .await
             .map_err(|e| DeliveryError::temporary(format!("writer task failed: {e}")))?
             .map_err(|e| {

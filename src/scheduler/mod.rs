@@ -5,6 +5,7 @@
 mod heartbeat;
 mod plan;
 pub mod poll;
+mod rules_handle;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tracing::Instrument;
 
 pub use heartbeat::{DEFAULT_BEAT, Heartbeat};
 pub use poll::{PollOutcome, Polled, poll_feed};
+pub use rules_handle::Rules;
 
 use crate::alerts::Alert;
 use crate::config::{Config, ConfigError, FeedConfig};
@@ -62,8 +64,8 @@ pub enum SetupError {
 pub struct Pipeline {
     /// The configuration.
     pub config: Arc<Config>,
-    /// The compiled rules.
-    pub rules: Arc<RuleSet>,
+    /// The compiled rules (or their compilation, for a cycle started by [`Pipeline::start`]).
+    pub rules: Rules,
     /// The HTTP client.
     pub fetcher: Arc<Fetcher>,
     /// The state database.
@@ -91,15 +93,42 @@ impl Pipeline {
             (rules, fetcher, deliverer)
         });
         let (rules, fetcher, deliverer) = (rules?, fetcher?, deliverer?);
+        Ok(Self::assemble(
+            Arc::new(config),
+            Rules::ready(rules),
+            fetcher,
+            deliverer,
+            store,
+        ))
+    }
+
+    /// Like [`Pipeline::new`], but returns while the rules are still compiling, for a
+    /// single cycle ([`run_once`]) whose requests go out meanwhile. Problems in the rules
+    /// surface from `run_once`, before it writes anything.
+    pub fn start(config: Config, store: Arc<Store>) -> Result<Self, SetupError> {
+        let config = Arc::new(config);
+        let rules = Rules::compile_in_background(config.clone());
+        let fetcher = Fetcher::new(&config.fetch)?;
+        let deliverer = Deliverer::new(&config)?;
+        Ok(Self::assemble(config, rules, fetcher, deliverer, store))
+    }
+
+    fn assemble(
+        config: Arc<Config>,
+        rules: Rules,
+        fetcher: Fetcher,
+        deliverer: Deliverer,
+        store: Arc<Store>,
+    ) -> Self {
         let poll_slots = Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency.max(1)));
-        Ok(Self {
+        Self {
             poll_slots,
-            config: Arc::new(config),
-            rules: Arc::new(rules),
+            config,
+            rules,
             fetcher: Arc::new(fetcher),
             store,
             deliverer: Arc::new(deliverer),
-        })
+        }
     }
 }
 
@@ -124,7 +153,7 @@ pub struct CycleReport {
 
 /// Polls every feed once, now, then delivers what is due. With `dry_run`, nothing is
 /// written and nothing is delivered: the alerts are only returned.
-pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleReport, StoreError> {
+pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleReport, SetupError> {
     let states = pipeline.store.feed_states()?;
     let now = Timestamp::now();
     let mut tasks = JoinSet::new();
@@ -137,6 +166,10 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
         );
     }
     let mut report = CycleReport::default();
+    // Nothing is written unless the rules compiled: a configuration error stops the cycle.
+    if let Err(error) = pipeline.rules.get().await {
+        return Err(SetupError::Config(ConfigError::clone(&error)));
+    }
     while let Some(first) = tasks.join_next().await {
         // Polls finishing within a short window are written together: a commit rewrites
         // every page it touched, so one commit for many polls writes far less.
@@ -224,7 +257,7 @@ pub async fn run_reloadable(
     );
     tracing::info!(
         feeds = feeds.len(),
-        rules = pipeline.rules.len(),
+        rules = pipeline.rules.if_ready().map_or(0, |r| r.len()),
         "scheduler started"
     );
     let mut reloads_open = true;
@@ -303,7 +336,7 @@ pub async fn run_reloadable(
                         feeds = feeds.len(),
                         added = changes.added,
                         removed = changes.removed,
-                        rules = pipeline.rules.len(),
+                        rules = pipeline.rules.if_ready().map_or(0, |r| r.len()),
                         "new configuration in effect"
                     );
                 }

@@ -354,7 +354,15 @@ async fn evaluate_entry(
         content: &article.text,
         published: article.published,
     };
-    let found = pipeline.rules.evaluate(&subject);
+    let found = match pipeline.rules.get().await {
+        Ok(rules) => rules.evaluate(&subject),
+        Err(error) => {
+            // `run_once` reports this and writes nothing; a daemon's rules are compiled
+            // before its first poll.
+            tracing::error!(%error, "rules unavailable; entry not evaluated");
+            Vec::new()
+        }
+    };
     let already: HashMap<String, String> = if was_seen && !found.is_empty() {
         pipeline
             .store
