@@ -36,6 +36,20 @@ keywords = ["peace talks"]
     )
 }
 
+/// The feed at `/feed.xml` publishes one fresh entry that the `peace` rule matches.
+fn publish_one_peace_item(server: &TestServer) {
+    server.set_feed(
+        "/feed.xml",
+        rss(&[Item {
+            guid: "1",
+            title: "Peace talks resume",
+            body: "",
+            date: Some(minutes_ago(2)),
+        }]),
+        None,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn new_entries_alert_once_and_304_costs_no_parse() {
     let server = TestServer::start().await;
@@ -362,16 +376,7 @@ async fn an_entry_that_changes_is_re_evaluated_without_alerting_twice() {
 fn restarting_the_cli_gives_no_duplicates_and_dry_run_records_nothing() {
     let server = TestServer::start_in_background();
     let dir = tempfile::tempdir().expect("tempdir");
-    server.set_feed(
-        "/feed.xml",
-        rss(&[Item {
-            guid: "1",
-            title: "Peace talks resume",
-            body: "",
-            date: Some(minutes_ago(2)),
-        }]),
-        None,
-    );
+    publish_one_peace_item(&server);
     let config = write_config(dir.path(), &feed_config(&server));
     let dry = Command::new(BIN)
         .args(["once", "--dry-run", "--config"])
@@ -407,16 +412,7 @@ fn restarting_the_cli_gives_no_duplicates_and_dry_run_records_nothing() {
 fn once_with_a_broken_rule_exits_78_and_records_nothing() {
     let server = TestServer::start_in_background();
     let dir = tempfile::tempdir().expect("tempdir");
-    server.set_feed(
-        "/feed.xml",
-        rss(&[Item {
-            guid: "1",
-            title: "Peace talks resume",
-            body: "",
-            date: Some(minutes_ago(2)),
-        }]),
-        None,
-    );
+    publish_one_peace_item(&server);
     let config = write_config(
         dir.path(),
         &format!(
@@ -450,16 +446,7 @@ fn once_with_a_broken_rule_exits_78_and_records_nothing() {
 fn the_daemon_polls_alerts_and_stops_gracefully_on_sigterm() {
     let server = TestServer::start_in_background();
     let dir = tempfile::tempdir().expect("tempdir");
-    server.set_feed(
-        "/feed.xml",
-        rss(&[Item {
-            guid: "1",
-            title: "Peace talks resume",
-            body: "",
-            date: Some(minutes_ago(2)),
-        }]),
-        None,
-    );
+    publish_one_peace_item(&server);
     // The test feed asks for <ttl>1</ttl> (a minute); cap publisher hints at one second.
     let config = write_config(
         dir.path(),

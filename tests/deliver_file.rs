@@ -7,18 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::write_config;
-use newshound::deliver::{Deliverer, ManualClock, sample_alert};
+use newshound::deliver::{Deliverer, ManualClock};
 use newshound::store::Store;
 
 fn queue(store: &Store, start: jiff::Timestamp, numbers: std::ops::Range<usize>) {
     for n in numbers {
-        let mut message = sample_alert("local", start);
-        message.alert.id = format!("nh_alert_{n}");
-        // Different stories: the same one would be folded into the first alert.
-        message.alert.story = format!("https://newshound.invalid/test/{n}");
-        store
-            .enqueue(&[message.alert.to_outbox().expect("row")], start)
-            .expect("enqueue");
+        common::enqueue_sample_alert(store, "local", start, n);
     }
 }
 

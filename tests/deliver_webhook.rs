@@ -195,15 +195,7 @@ async fn retry_after_is_honoured_and_410_disables_the_endpoint() {
     let deliverer = Deliverer::new(&config)
         .expect("deliverer")
         .with_clock(clock.clone());
-    let enqueue = |n: i64| {
-        let mut message = sample_alert("hook", start);
-        message.alert.id = format!("nh_alert_{n}");
-        // Different stories: the same one would be folded into the first alert.
-        message.alert.story = format!("https://newshound.invalid/test/{n}");
-        store
-            .enqueue(&[message.alert.to_outbox().expect("row")], start)
-            .expect("enqueue");
-    };
+    let enqueue = |n: usize| common::enqueue_sample_alert(&store, "hook", start, n);
     enqueue(1);
     receiver.answer(429, &[("retry-after", "120")], "slow down", 1);
     let first = deliverer.deliver_due(&store).await.expect("pass");

@@ -294,3 +294,19 @@ pub fn delivered(dir: &std::path::Path) -> Vec<serde_json::Value> {
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect()
 }
+
+/// Queues the sample alert for `destination` as alert number `n`: id `nh_alert_{n}`, a
+/// story of its own (the same story would be folded into the first alert).
+pub fn enqueue_sample_alert(
+    store: &newshound::store::Store,
+    destination: &str,
+    at: jiff::Timestamp,
+    n: usize,
+) {
+    let mut message = newshound::deliver::sample_alert(destination, at);
+    message.alert.id = format!("nh_alert_{n}");
+    message.alert.story = format!("https://newshound.invalid/test/{n}");
+    store
+        .enqueue(&[message.alert.to_outbox().expect("row")], at)
+        .expect("enqueue");
+}
