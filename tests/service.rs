@@ -541,9 +541,9 @@ fn logs_follow_the_journal_stream_or_a_chosen_format() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     assert!(
-        events
-            .iter()
-            .any(|e| e["level"] == "INFO" && e["fields"]["message"] == "scheduler started"),
+        events.iter().any(|e| e["level"] == "INFO"
+            && e["fields"]["message"] == "scheduler started"
+            && e["fields"]["rules"] == 1),
         "{log}"
     );
 
