@@ -228,6 +228,9 @@ pub struct DeliveryReport {
     pub digests: usize,
 }
 
+/// An item claimed for an attempt, with what to send (or why nothing can be built).
+type Prepared = (OutboxItem, Result<Outgoing, DeliveryError>);
+
 /// All sinks, by destination name, and the delivery policy.
 pub struct Deliverer {
     sinks: HashMap<String, Sink>,
@@ -518,13 +521,12 @@ impl Deliverer {
     /// Claims an item for one attempt and builds what to send. `None` when there is
     /// nothing to send: another worker claimed it, or it was delivered before and only its
     /// record was missing (recorded now).
-    #[allow(clippy::type_complexity)]
     fn prepare(
         &self,
         store: &Store,
         item: OutboxItem,
         report: &mut DeliveryReport,
-    ) -> Result<Option<(OutboxItem, Result<Outgoing, DeliveryError>)>, StoreError> {
+    ) -> Result<Option<Prepared>, StoreError> {
         if let Some(delivered_at) = self.take_unrecorded(item.id) {
             // Delivered earlier by this process; only the record was missing.
             if let Err(error) = store.mark_sent(item.id, delivered_at) {
