@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::write_config;
-use newshound::deliver::{Deliverer, ManualClock};
 use newshound::store::Store;
 
 fn queue(store: &Store, start: jiff::Timestamp, numbers: std::ops::Range<usize>) {
@@ -34,14 +32,13 @@ async fn alerts_due_together_are_appended_in_order_and_a_failed_append_keeps_the
         dir.path(),
         "[delivery]\nretry_base = \"1s\"\nretry_max = \"2s\"\n\n[[destinations]]\nname = \"local\"\ntype = \"file\"\npath = \"alerts.jsonl\"\n",
     );
-    let config = newshound::config::load(&config).expect("config");
     let file = dir.path().join("state").join("alerts.jsonl");
-    let store = Store::open_in_memory().expect("store");
-    let start: jiff::Timestamp = "2026-11-27T08:00:00Z".parse().expect("ts");
-    let clock = Arc::new(ManualClock::new(start));
-    let deliverer = Deliverer::new(&config)
-        .expect("deliverer")
-        .with_clock(clock.clone());
+    let common::ClockedDelivery {
+        store,
+        start,
+        clock,
+        deliverer,
+    } = common::clocked_delivery(&config);
 
     // Five alerts due together: appended in the order they were queued.
     queue(&store, start, 0..5);

@@ -14,7 +14,7 @@ use axum::http::Method;
 use common::receiver::Receiver;
 use common::{Item, TestServer, minutes_ago, rss, write_config};
 use newshound::deliver::signing::Signer;
-use newshound::deliver::{Deliverer, ManualClock, Outgoing, Sink, sample_alert};
+use newshound::deliver::{Outgoing, Sink, sample_alert};
 use newshound::scheduler::{self, Pipeline};
 use newshound::store::Store;
 
@@ -188,13 +188,12 @@ async fn retry_after_is_honoured_and_410_disables_the_endpoint() {
             receiver.url("/h")
         ),
     );
-    let config = newshound::config::load(&config).expect("config");
-    let store = Store::open_in_memory().expect("store");
-    let start: jiff::Timestamp = "2026-11-27T08:00:00Z".parse().expect("ts");
-    let clock = Arc::new(ManualClock::new(start));
-    let deliverer = Deliverer::new(&config)
-        .expect("deliverer")
-        .with_clock(clock.clone());
+    let common::ClockedDelivery {
+        store,
+        start,
+        clock,
+        deliverer,
+    } = common::clocked_delivery(&config);
     let enqueue = |n: usize| common::enqueue_sample_alert(&store, "hook", start, n);
     enqueue(1);
     receiver.answer(429, &[("retry-after", "120")], "slow down", 1);
@@ -478,13 +477,12 @@ async fn an_alert_still_failing_after_the_maximum_age_is_dead_not_dropped() {
         ),
     )
     .expect("write");
-    let config = newshound::config::load(&config).expect("config");
-    let store = Store::open_in_memory().expect("store");
-    let start: jiff::Timestamp = "2026-11-27T08:00:00Z".parse().expect("ts");
-    let clock = Arc::new(ManualClock::new(start));
-    let deliverer = Deliverer::new(&config)
-        .expect("deliverer")
-        .with_clock(clock.clone());
+    let common::ClockedDelivery {
+        store,
+        start,
+        clock,
+        deliverer,
+    } = common::clocked_delivery(&config);
     let message = sample_alert("hook", start);
     let key = message.alert.id.clone();
     store

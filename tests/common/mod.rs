@@ -310,3 +310,32 @@ pub fn enqueue_sample_alert(
         .enqueue(&[message.alert.to_outbox().expect("row")], at)
         .expect("enqueue");
 }
+
+/// What a delivery test drives by hand: an in-memory outbox, the deliverer of `config` on a
+/// manual clock, and the moment that clock starts at.
+pub struct ClockedDelivery {
+    /// The outbox.
+    pub store: newshound::store::Store,
+    /// When the clock starts.
+    pub start: jiff::Timestamp,
+    /// The clock, advanced by the test.
+    pub clock: Arc<newshound::deliver::ManualClock>,
+    /// The deliverer, reading `clock`.
+    pub deliverer: newshound::deliver::Deliverer,
+}
+
+/// Loads the configuration at `config_path` and sets up a [`ClockedDelivery`] for it.
+pub fn clocked_delivery(config_path: &std::path::Path) -> ClockedDelivery {
+    let config = newshound::config::load(config_path).expect("config");
+    let start: jiff::Timestamp = "2026-11-27T08:00:00Z".parse().expect("ts");
+    let clock = Arc::new(newshound::deliver::ManualClock::new(start));
+    let deliverer = newshound::deliver::Deliverer::new(&config)
+        .expect("deliverer")
+        .with_clock(clock.clone());
+    ClockedDelivery {
+        store: newshound::store::Store::open_in_memory().expect("store"),
+        start,
+        clock,
+        deliverer,
+    }
+}
