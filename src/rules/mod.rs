@@ -384,26 +384,30 @@ impl<'s> Evaluation<'s> {
         if !self.in_scope(rule) {
             return None;
         }
-        let mut evidence = Vec::with_capacity(MAX_TERM_EVIDENCE);
-        if !rule.keywords.is_empty() {
-            // The first few keywords found are evidence enough.
-            evidence.extend(
-                rule.keywords
-                    .iter()
-                    .filter(|(pattern, _)| self.scanned.has(*pattern, FieldSet::DEFAULT))
-                    .take(MAX_TERM_EVIDENCE)
-                    .filter_map(|(pattern, written)| {
-                        self.term_evidence(*pattern, FieldSet::DEFAULT, written)
-                    }),
-            );
-            if evidence.is_empty() {
-                return None;
-            }
+        // Decide first, then gather evidence: most candidate rules do not match.
+        let found = |(pattern, _): &&(compile::PatternId, Arc<str>)| {
+            self.scanned.has(*pattern, FieldSet::DEFAULT)
+        };
+        if !rule.keywords.is_empty() && !rule.keywords.iter().any(|k| found(&k)) {
+            return None;
         }
+        if let Some(query) = &rule.query
+            && !self.scanned.eval(&query.expr)
+        {
+            return None;
+        }
+        let mut evidence = Vec::with_capacity(MAX_TERM_EVIDENCE);
+        // The first few keywords found are evidence enough.
+        evidence.extend(
+            rule.keywords
+                .iter()
+                .filter(found)
+                .take(MAX_TERM_EVIDENCE)
+                .filter_map(|(pattern, written)| {
+                    self.term_evidence(*pattern, FieldSet::DEFAULT, written)
+                }),
+        );
         if let Some(query) = &rule.query {
-            if !self.scanned.eval(&query.expr) {
-                return None;
-            }
             explain::collect_evidence(self, &query.expr, &query.source, &mut evidence);
         }
         if !rule.speakers.is_empty() {

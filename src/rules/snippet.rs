@@ -31,8 +31,18 @@ impl Collapsed {
         let mut copied = 0;
         let mut at = 0;
         while at < bytes.len() {
-            if !may_start_whitespace(bytes[at]) {
+            let b = bytes[at];
+            if !may_start_whitespace(b) {
                 at += 1;
+                continue;
+            }
+            // A lone ASCII space, the usual gap between two words, is already collapsed.
+            if b == b' '
+                && bytes
+                    .get(at + 1)
+                    .is_none_or(|&next| !may_start_whitespace(next))
+            {
+                at += 2;
                 continue;
             }
             let run_start = at;
@@ -137,42 +147,61 @@ fn assemble(
     }
 }
 
+/// Number of characters starting in `bytes` (bytes that are not UTF-8 continuation bytes);
+/// a loop the compiler vectorises.
+fn char_starts(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
+}
+
 /// The start of the `count`th character before byte `at` (or of the first one, when there
-/// are fewer). UTF-8 is stepped bytewise: a character starts at every non-continuation byte.
+/// are fewer). A character is at least a byte, so `remaining` bytes back hold at most
+/// `remaining` character starts: whole stretches are counted at once, and the count
+/// converges in a few steps whatever the script.
 fn chars_back(text: &str, at: usize, count: usize) -> usize {
     let bytes = text.as_bytes();
     let mut position = at;
-    let mut seen = 0;
-    while position > 0 && seen < count {
-        position -= 1;
-        if bytes[position] & 0xC0 != 0x80 {
-            seen += 1;
-        }
+    let mut remaining = count;
+    while remaining > 0 && position > 0 {
+        let stretch = remaining.min(position);
+        position -= stretch;
+        remaining -= char_starts(&bytes[position..position + stretch]);
     }
+    // The count only reaches zero on a stretch of one-byte characters (or at the start of
+    // the text), so `position` is on a character boundary.
     position
 }
 
 /// The end of the `count`th character after byte `at` (or of the text, when there are
-/// fewer).
+/// fewer), counted in stretches like [`chars_back`].
 fn chars_forward(text: &str, at: usize, count: usize) -> usize {
     let bytes = text.as_bytes();
     let mut position = at;
-    let mut seen = 0;
-    while position < bytes.len() {
-        if bytes[position] & 0xC0 != 0x80 {
-            if seen == count {
-                break;
-            }
-            seen += 1;
+    let mut remaining = count;
+    while remaining > 0 && position < bytes.len() {
+        let stretch = remaining.min(bytes.len() - position);
+        remaining -= char_starts(&bytes[position..position + stretch]);
+        position += stretch;
+        // Finish the last character counted.
+        while position < bytes.len() && bytes[position] & 0xC0 == 0x80 {
+            position += 1;
         }
-        position += 1;
     }
     position
 }
 
 /// Whether a whitespace character may start with byte `b`.
+#[inline]
 fn may_start_whitespace(b: u8) -> bool {
-    matches!(b, b' ' | b'\t'..=b'\r' | 0xC2 | 0xE1 | 0xE2 | 0xE3)
+    const TABLE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = matches!(b as u8, b' ' | b'\t'..=b'\r' | 0xC2 | 0xE1 | 0xE2 | 0xE3);
+            b += 1;
+        }
+        table
+    };
+    TABLE[usize::from(b)]
 }
 
 /// The byte length of the whitespace character at `at` (0 when there is none). Only four
