@@ -94,15 +94,27 @@ impl MatcherBuilder {
     pub fn build(self) -> Result<Matcher, aho_corasick::BuildError> {
         let mut literals: Vec<String> = Vec::new();
         let mut literal_index: HashMap<String, usize> = HashMap::new();
-        let mut by_literal: Vec<Vec<(PatternId, usize)>> = Vec::new();
+        let mut patterns_of: Vec<Vec<(PatternId, u32)>> = Vec::new();
         for (id, pattern) in self.patterns.iter().enumerate() {
             let (literal, covered) = pattern.literal();
             let at = *literal_index.entry(literal.clone()).or_insert_with(|| {
                 literals.push(literal);
-                by_literal.push(Vec::new());
+                patterns_of.push(Vec::new());
                 literals.len() - 1
             });
-            by_literal[at].push((id as PatternId, covered));
+            patterns_of[at].push((id as PatternId, covered as u32));
+        }
+        // One flat table, so a hit costs one lookup rather than two pointer chases.
+        let mut literal_patterns = Vec::with_capacity(self.patterns.len());
+        let mut by_literal = Vec::with_capacity(literals.len());
+        for (literal, patterns) in literals.iter().zip(&patterns_of) {
+            let start = literal_patterns.len() as u32;
+            literal_patterns.extend_from_slice(patterns);
+            by_literal.push(LiteralEntry {
+                length: literal.len() as u32,
+                start,
+                end: literal_patterns.len() as u32,
+            });
         }
         // A DFA has one table row per state: with thousands of patterns it grows to tens of
         // megabytes and every step misses the cache. The contiguous NFA is compact (sparse
@@ -124,12 +136,12 @@ impl MatcherBuilder {
                     .build(&literals)?,
             )
         };
-        let literal_lengths = literals.iter().map(String::len).collect();
         Ok(Matcher {
+            starts: StartFilter::new(&literals),
             automaton,
             patterns: self.patterns,
             by_literal,
-            literal_lengths,
+            literal_patterns,
         })
     }
 }
@@ -145,15 +157,107 @@ enum Walker {
     Nfa(aho_corasick::nfa::contiguous::NFA),
 }
 
+/// The first bytes of every literal, hashed into a bit set small enough to stay in the
+/// CPU cache: a word whose first bytes start no literal is passed over without walking the
+/// automaton, whose states are scattered over megabytes (each step a likely cache miss).
+///
+/// A literal of at least [`StartFilter::KEY`] bytes is entered by its first `KEY` bytes, a
+/// shorter one whole (with its length). A text position may start a match only if its first
+/// `KEY` bytes, or its first `n` bytes for a length `n` of some short literal, are in the
+/// set; hash collisions only let a few more positions through to the automaton.
+#[derive(Debug)]
+struct StartFilter {
+    bits: Vec<u64>,
+    /// Bit `n` set: some literal is exactly `n` (< `KEY`) bytes long.
+    short_lengths: u32,
+}
+
+impl StartFilter {
+    /// Bytes of a literal's start that are looked up: six bytes are six Latin letters or
+    /// three Cyrillic ones, a selective key in both scripts.
+    const KEY: usize = 6;
+    /// 2^19 bits: 64 KiB.
+    const BITS: u32 = 19;
+
+    fn new(literals: &[String]) -> Self {
+        let mut filter = Self {
+            bits: vec![0; 1 << (Self::BITS - 6)],
+            short_lengths: 0,
+        };
+        for literal in literals {
+            let bytes = literal.as_bytes();
+            let length = bytes.len().min(Self::KEY);
+            if length < Self::KEY {
+                filter.short_lengths |= 1 << length;
+            }
+            let slot = Self::slot(Self::prefix(bytes), length);
+            filter.bits[slot >> 6] |= 1 << (slot & 63);
+        }
+        filter
+    }
+
+    /// The first (up to eight) bytes of `bytes`, little-endian, zero-padded.
+    #[inline]
+    fn prefix(bytes: &[u8]) -> u64 {
+        let mut word = [0u8; 8];
+        let length = bytes.len().min(8);
+        word[..length].copy_from_slice(&bytes[..length]);
+        u64::from_le_bytes(word)
+    }
+
+    /// The bit of the first `length` bytes of `prefix`.
+    #[inline]
+    fn slot(prefix: u64, length: usize) -> usize {
+        let kept = prefix & u64::MAX.checked_shr(64 - 8 * length as u32).unwrap_or(0);
+        let key = (kept ^ ((length as u64) << 56)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (key >> (64 - Self::BITS)) as usize
+    }
+
+    #[inline]
+    fn has(&self, slot: usize) -> bool {
+        self.bits[slot >> 6] & (1 << (slot & 63)) != 0
+    }
+
+    /// Whether a literal may start at the start of `text`.
+    #[inline]
+    fn may_match(&self, text: &[u8]) -> bool {
+        let prefix = Self::prefix(text);
+        if text.len() >= Self::KEY && self.has(Self::slot(prefix, Self::KEY)) {
+            return true;
+        }
+        let mut lengths = self.short_lengths;
+        while lengths != 0 {
+            let length = lengths.trailing_zeros() as usize;
+            lengths &= lengths - 1;
+            if length <= text.len() && self.has(Self::slot(prefix, length)) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// The compiled patterns.
 #[derive(Debug)]
 pub struct Matcher {
+    /// Rules out most word starts before the automaton is walked.
+    starts: StartFilter,
     automaton: Walker,
     patterns: Vec<Pattern>,
-    /// For each literal: the patterns starting with it, and how many of their words it covers.
-    by_literal: Vec<Vec<(PatternId, usize)>>,
-    /// Byte length of each literal.
-    literal_lengths: Vec<usize>,
+    /// For each literal: its length and its range in `literal_patterns`.
+    by_literal: Vec<LiteralEntry>,
+    /// The patterns starting with each literal, and how many of their words it covers.
+    literal_patterns: Vec<(PatternId, u32)>,
+}
+
+/// A literal of the automaton.
+#[derive(Debug, Clone, Copy)]
+struct LiteralEntry {
+    /// Its length in bytes.
+    length: u32,
+    /// Its patterns: `literal_patterns[start..end]`.
+    start: u32,
+    end: u32,
 }
 
 /// One occurrence of a pattern in a folded text.
@@ -216,6 +320,9 @@ impl Matcher {
                 continue;
             }
             let at = here;
+            if !self.starts.may_match(&bytes[at..]) {
+                continue;
+            }
             let mut state = start_state;
             for (offset, &byte) in bytes[at..].iter().enumerate() {
                 state = automaton.next_state(Anchored::Yes, state, byte);
@@ -228,13 +335,15 @@ impl Matcher {
                 if automaton.is_match(state) {
                     let end = at + offset + 1;
                     for i in 0..automaton.match_len(state) {
-                        let literal = automaton.match_pattern(state, i).as_usize();
+                        let literal = self.by_literal[automaton.match_pattern(state, i).as_usize()];
                         // Anchored matches start here; skip shorter suffix matches.
-                        if end - self.literal_lengths[literal] != at {
+                        if end - literal.length as usize != at {
                             continue;
                         }
-                        for &(pattern, covered) in &self.by_literal[literal] {
-                            if let Some(end) = self.verify(pattern, covered, text, end) {
+                        let patterns =
+                            &self.literal_patterns[literal.start as usize..literal.end as usize];
+                        for &(pattern, covered) in patterns {
+                            if let Some(end) = self.verify(pattern, covered as usize, text, end) {
                                 hits.push(Hit {
                                     pattern,
                                     start: at,
@@ -274,7 +383,7 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::normalize::fold_str;
+    use crate::rules::normalize::{fold_str, word_starts_at};
 
     fn words(text: &str) -> Vec<WordPattern> {
         text.split_whitespace()
@@ -292,6 +401,92 @@ mod tests {
         hits.iter()
             .map(|h| (h.pattern, folded[h.start..h.end].to_string()))
             .collect()
+    }
+
+    /// Where a pattern matches at `at`, found the slow way: word by word.
+    fn reference_match(pattern: &Pattern, text: &str, at: usize) -> Option<usize> {
+        let mut position = at;
+        for (i, word) in pattern.words.iter().enumerate() {
+            if i > 0 {
+                position += text[position..].starts_with(' ').then_some(1)?;
+            }
+            position += text[position..]
+                .starts_with(word.text.as_str())
+                .then_some(word.text.len())?;
+            if word.prefix {
+                position = end_of_word(text, position);
+            } else if !word_ends_at(text, position) {
+                return None;
+            }
+        }
+        Some(position)
+    }
+
+    const VOCABULARY: &[&str] = &[
+        "a",
+        "ab",
+        "abc",
+        "abcde",
+        "abcdef",
+        "abcdefgh",
+        "peace",
+        "talks",
+        "p",
+        "мир",
+        "переговори",
+        "пере",
+        "я",
+        "ґ",
+        "o'brien",
+        "covid-19",
+    ];
+
+    proptest::proptest! {
+        /// The start filter and the automaton find exactly what a word-by-word search
+        /// finds, for literals shorter and longer than the filter's key.
+        #[test]
+        fn scanning_finds_what_a_word_by_word_search_finds(
+            patterns in proptest::collection::vec(
+                proptest::collection::vec((0..VOCABULARY.len(), proptest::bool::ANY), 1..4),
+                1..12,
+            ),
+            text in proptest::collection::vec((0..VOCABULARY.len(), 0..5usize), 0..40),
+        ) {
+            let mut builder = MatcherBuilder::default();
+            let mut ids = Vec::new();
+            for words in &patterns {
+                ids.push(builder.add(
+                    words
+                        .iter()
+                        .map(|&(w, prefix)| WordPattern { text: VOCABULARY[w].to_string(), prefix })
+                        .collect(),
+                ));
+            }
+            let matcher = builder.build().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let separators = [" ", ", ", "-", "'", ""];
+            let text: String = text
+                .iter()
+                .map(|&(w, s)| format!("{}{}", VOCABULARY[w], separators[s]))
+                .collect();
+            let mut hits = Vec::new();
+            matcher.scan(&text, &mut hits);
+            let mut found: Vec<(usize, PatternId, usize)> =
+                hits.iter().map(|h| (h.start, h.pattern, h.end)).collect();
+            found.sort_unstable();
+            let mut expected = Vec::new();
+            for (at, c) in text.char_indices() {
+                if c == ' ' || !word_starts_at(&text, at) {
+                    continue;
+                }
+                for id in 0..matcher.len() as PatternId {
+                    if let Some(end) = reference_match(matcher.pattern(id), &text, at) {
+                        expected.push((at, id, end));
+                    }
+                }
+            }
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(found, expected, "{:?}", text);
+        }
     }
 
     #[test]

@@ -156,6 +156,7 @@ impl<'a> Scanned<'a> {
         for (index, text) in texts.iter().enumerate() {
             buffer.clear();
             matcher.scan(&text.folded.text, &mut buffer);
+            hits.reserve(buffer.len());
             for hit in &buffer {
                 found[hit.pattern as usize] |= text.fields.0;
                 hits.push((index, *hit));

@@ -281,9 +281,18 @@ impl RuleSet {
     pub fn evaluate(&self, subject: &Subject<'_>) -> Vec<Match> {
         let evaluation = self.evaluation(subject);
         // Only rules that a found term (or an unindexed condition) can satisfy.
-        let mut candidates: Vec<u32> = self.always.clone();
-        for (_, hit) in &evaluation.scanned.hits {
-            candidates.extend_from_slice(&self.rules_of_pattern[hit.pattern as usize]);
+        let rules_of_hits = || {
+            evaluation
+                .scanned
+                .hits
+                .iter()
+                .map(|(_, hit)| &self.rules_of_pattern[hit.pattern as usize])
+        };
+        let mut candidates: Vec<u32> =
+            Vec::with_capacity(self.always.len() + rules_of_hits().map(Vec::len).sum::<usize>());
+        candidates.extend_from_slice(&self.always);
+        for rules in rules_of_hits() {
+            candidates.extend_from_slice(rules);
         }
         candidates.sort_unstable();
         candidates.dedup();
