@@ -31,6 +31,11 @@ impl Collapsed {
         let mut copied = 0;
         let mut at = 0;
         while at < bytes.len() {
+            // Eight bytes at a time while no whitespace other than lone spaces is in sight.
+            if at + 9 <= bytes.len() && plain_chunk(word_at(bytes, at), word_at(bytes, at + 1)) {
+                at += 8;
+                continue;
+            }
             let b = bytes[at];
             if !may_start_whitespace(b) {
                 at += 1;
@@ -147,10 +152,62 @@ fn assemble(
     }
 }
 
-/// Number of characters starting in `bytes` (bytes that are not UTF-8 continuation bytes);
-/// a loop the compiler vectorises.
+/// A one in the lowest bit of each byte of a word.
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+/// A one in the highest bit of each byte of a word.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes of `bytes` from `at` as a little-endian word.
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// The high bit of each byte of `x` that is an ASCII byte below `n` (`n` ≤ 0x80). Setting
+/// every high bit first means no subtraction borrows from the next byte.
+#[inline]
+fn ascii_bytes_below(x: u64, n: u8) -> u64 {
+    !((x | HIGH_BITS) - LOW_BITS * u64::from(n)) & HIGH_BITS & !x
+}
+
+/// The high bit of each byte of `x` that may start whitespace: controls below 0x0E, the
+/// space, and the lead bytes 0xC2 and 0xE0–0xE3 (a few more than needed).
+#[inline]
+fn whitespace_starts(x: u64) -> u64 {
+    ascii_bytes_below(x, 0x0E)
+        | ascii_bytes_below(x ^ (LOW_BITS * 0x20), 1)
+        | ascii_bytes_below(x ^ (LOW_BITS * 0xC2), 1)
+        | ascii_bytes_below(x ^ (LOW_BITS * 0xE0), 4)
+}
+
+/// Whether the eight bytes `x` hold nothing [`Collapsed::new`] must look at: only lone
+/// spaces may start whitespace there (`next` is the text one byte on, so a space at the
+/// end is checked against the byte after it).
+#[inline]
+fn plain_chunk(x: u64, next: u64) -> bool {
+    let spaces = ascii_bytes_below(x ^ (LOW_BITS * 0x20), 1);
+    (whitespace_starts(x) & !spaces) | (spaces & whitespace_starts(next)) == 0
+}
+
+/// Number of characters starting in `bytes` (bytes that are not UTF-8 continuation bytes
+/// `10xxxxxx`), eight bytes at a time.
 fn char_starts(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
+    let mut chunks = bytes.chunks_exact(8);
+    let mut count = 0;
+    for chunk in &mut chunks {
+        let x = word_at(chunk, 0);
+        // Bit 7 set and bit 6 (shifted up into bit 7's place) clear.
+        let continuation = x & !(x << 1) & HIGH_BITS;
+        count += 8 - continuation.count_ones() as usize;
+    }
+    count
+        + chunks
+            .remainder()
+            .iter()
+            .filter(|&&b| b & 0xC0 != 0x80)
+            .count()
 }
 
 /// The start of the `count`th character before byte `at` (or of the first one, when there
