@@ -104,6 +104,19 @@ impl MatcherBuilder {
             });
             patterns_of[at].push((id as PatternId, covered as u32));
         }
+        // The automaton numbers its states as literals are added: in sorted order, a path
+        // from the root runs mostly through neighbouring states (a depth-first layout),
+        // so a walk touches far fewer cache lines than with the rules' order.
+        let mut order: Vec<usize> = (0..literals.len()).collect();
+        order.sort_unstable_by(|&a, &b| literals[a].cmp(&literals[b]));
+        let literals: Vec<String> = order
+            .iter()
+            .map(|&i| std::mem::take(&mut literals[i]))
+            .collect();
+        let patterns_of: Vec<Vec<(PatternId, u32)>> = order
+            .iter()
+            .map(|&i| std::mem::take(&mut patterns_of[i]))
+            .collect();
         // One flat table, so a hit costs one lookup rather than two pointer chases.
         let mut literal_patterns = Vec::with_capacity(self.patterns.len());
         let mut by_literal = Vec::with_capacity(literals.len());
