@@ -1,5 +1,5 @@
 //! Text folding for matching: lower case, no diacritics, one apostrophe, one space, one
-//! dash — with a map from every folded byte back to the original text, so matches can be
+//! dash — with the way back from every folded byte to the original text, so matches can be
 //! shown (snippets, statements) exactly as written.
 //!
 //! Folding is per character, so it is the same for a pattern and for the text it is looked
@@ -12,29 +12,97 @@ use std::sync::OnceLock;
 
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
-/// Folded text and, for every byte of it, the byte offset in the original.
+/// Folded text and the way back from each of its bytes to the original.
 #[derive(Debug, Clone, Default)]
 pub struct Folded {
     /// The folded text.
     pub text: String,
-    /// `map[i]` is the original offset of folded byte `i`; one extra entry maps the end.
-    pub map: Vec<u32>,
+    /// Where folded and original offsets part ways, in folded order. Most characters fold
+    /// to as many bytes as they had (lower-casing ASCII or Cyrillic, any unchanged text),
+    /// so offsets stay in step for long stretches and a segment per stretch is all the
+    /// map there is: no table with an entry per byte to write for every article.
+    segments: Vec<Segment>,
+}
+
+/// A stretch of folded text and where it came from.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    /// First folded byte of the stretch.
+    folded: u32,
+    /// The original byte it came from.
+    original: u32,
+    /// `true`: the stretch is one character folded to a different length, all of whose
+    /// bytes map to the character's start. `false`: folded byte `folded + n` came from
+    /// the character containing original byte `original + n`.
+    one_character: bool,
 }
 
 impl Folded {
+    /// The original offset of folded byte `at`: the start of the character it came from
+    /// (`at` = the folded length maps to the original length).
+    pub fn original_offset(&self, original: &str, at: usize) -> usize {
+        if at >= self.text.len() {
+            return original.len();
+        }
+        let after = self
+            .segments
+            .partition_point(|segment| segment.folded as usize <= at);
+        let Some(segment) = after.checked_sub(1).and_then(|i| self.segments.get(i)) else {
+            return at.min(original.len());
+        };
+        if segment.one_character {
+            return segment.original as usize;
+        }
+        let mut offset =
+            (segment.original as usize + (at - segment.folded as usize)).min(original.len());
+        while !original.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
+    }
+
     /// Original byte range of a folded byte range: from the start of the first folded
     /// character to the end of the original character that produced the last one.
     pub fn original_range(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
-        let from = self.map[start] as usize;
+        let from = self.original_offset(original, start);
         if end == 0 || end <= start {
             return (from, from);
         }
-        let last = self.map[end - 1] as usize;
+        let last = self.original_offset(original, end - 1);
         let to = original[last..]
             .chars()
             .next()
             .map_or(original.len(), |c| last + c.len_utf8());
         (from, to.max(from))
+    }
+
+    /// Folded and original offsets part ways here: what follows is in step from `original`.
+    fn resume(&mut self, original: usize) {
+        let segment = Segment {
+            folded: self.text.len() as u32,
+            original: original as u32,
+            one_character: false,
+        };
+        match self.segments.last_mut() {
+            Some(last) if last.folded == segment.folded => *last = segment,
+            _ => self.segments.push(segment),
+        }
+    }
+
+    /// Appends one character's folded form; `at` and `width` are its place in the original.
+    fn push_folded(&mut self, at: usize, width: usize, output: &str) {
+        if output.len() == width {
+            self.text.push_str(output);
+            return;
+        }
+        if !output.is_empty() {
+            self.resume(at);
+            if let Some(last) = self.segments.last_mut() {
+                last.one_character = true;
+            }
+            self.text.push_str(output);
+        }
+        self.resume(at + width);
     }
 }
 
@@ -145,18 +213,20 @@ fn fold_ascii(b: u8) -> u8 {
     }
 }
 
-/// Folds a text, keeping the offset map. Runs of whitespace become one space.
+/// Folds a text, keeping the way back to the original. Runs of whitespace become one
+/// space.
 ///
 /// Most characters of most texts fold to themselves (lower-case letters, digits,
 /// punctuation, single spaces): such runs are copied as slices, and only the characters
-/// that change are folded one by one. Every byte of a character maps to its first byte.
+/// that change are folded one by one.
 pub fn fold(text: &str) -> Folded {
     let bytes = text.as_bytes();
     let table = table();
     let mut folded = Folded {
         text: String::with_capacity(text.len()),
-        map: Vec::with_capacity(text.len() + 1),
+        segments: Vec::new(),
     };
+    folded.resume(0);
     // Start of the run of unchanged characters not yet copied.
     let mut run = 0;
     let mut i = 0;
@@ -177,10 +247,12 @@ pub fn fold(text: &str) -> Folded {
                 i += 1;
                 continue;
             }
-            folded.copy_run(text, run, i);
+            folded.text.push_str(&text[run..i]);
             if f != b' ' || !follows_space {
+                // One byte for one byte: offsets stay in step.
                 folded.text.push(f as char);
-                folded.map.push(i as u32);
+            } else {
+                folded.resume(i + 1);
             }
             i += 1;
             run = i;
@@ -200,51 +272,30 @@ pub fn fold(text: &str) -> Folded {
             i += width;
             continue;
         }
-        folded.copy_run(text, run, i);
+        folded.text.push_str(&text[run..i]);
         let c = char::from_u32(code).unwrap_or(' ');
-        let at = i as u32;
+        let mut output = [0u8; 16];
+        let mut length = 0;
+        let mut space_before = folded.text.ends_with(' ');
         fold_char(c, &mut |f| {
-            if f == ' ' {
-                if !folded.text.ends_with(' ') {
-                    folded.text.push(' ');
-                    folded.map.push(at);
-                }
-            } else {
-                let before = folded.text.len();
-                folded.text.push(f);
-                for _ in before..folded.text.len() {
-                    folded.map.push(at);
-                }
+            if f == ' ' && space_before {
+                return;
+            }
+            space_before = f == ' ';
+            if length + f.len_utf8() <= output.len() {
+                length += f.encode_utf8(&mut output[length..]).len();
             }
         });
+        folded.push_folded(
+            i,
+            width,
+            std::str::from_utf8(&output[..length]).unwrap_or(""),
+        );
         i += width;
         run = i;
     }
-    folded.copy_run(text, run, bytes.len());
-    folded.map.push(text.len() as u32);
+    folded.text.push_str(&text[run..]);
     folded
-}
-
-impl Folded {
-    /// Appends `text[from..to]`, characters that fold to themselves, unchanged.
-    fn copy_run(&mut self, text: &str, from: usize, to: usize) {
-        if from >= to {
-            return;
-        }
-        self.text.push_str(&text[from..to]);
-        let mut char_start = from as u32;
-        self.map.extend(
-            text.as_bytes()[from..to]
-                .iter()
-                .enumerate()
-                .map(|(offset, &byte)| {
-                    if byte & 0xC0 != 0x80 {
-                        char_start = (from + offset) as u32;
-                    }
-                    char_start
-                }),
-        );
-    }
 }
 
 /// Folds a text without keeping the map (patterns, names, tokens), trimmed.
@@ -326,32 +377,33 @@ mod tests {
     fn folds_case_diacritics_apostrophes_and_space() {
         let f = fold("Zelenskyy’s  PÉACE\n\nТалкс Ґудзь naïve ʼє");
         assert_eq!(f.text, "zelenskyy's peace талкс ґудзь naive 'є");
-        assert_eq!(f.map.len(), f.text.len() + 1);
+        let original = "Zelenskyy’s  PÉACE\n\nТалкс Ґудзь naïve ʼє";
+        assert_eq!(f.original_offset(original, f.text.len()), original.len());
     }
 
     /// The fold as specified: every character through [`fold_char`], whitespace runs
-    /// made one space, every byte of the output mapped to its character's first byte.
-    fn fold_reference(text: &str) -> Folded {
-        let mut folded = Folded::default();
+    /// made one space, every byte of the output mapped to its character's first byte (and
+    /// one more entry mapping the end).
+    fn fold_reference(text: &str) -> (String, Vec<usize>) {
+        let mut folded = String::new();
+        let mut map = Vec::new();
         for (at, c) in text.char_indices() {
             fold_char(c, &mut |f| {
-                if f == ' ' && folded.text.ends_with(' ') {
+                if f == ' ' && folded.ends_with(' ') {
                     return;
                 }
-                let before = folded.text.len();
-                folded.text.push(f);
-                folded
-                    .map
-                    .extend((before..folded.text.len()).map(|_| at as u32));
+                let before = folded.len();
+                folded.push(f);
+                map.extend((before..folded.len()).map(|_| at));
             });
         }
-        folded.map.push(text.len() as u32);
-        folded
+        map.push(text.len());
+        (folded, map)
     }
 
     #[test]
     fn fast_fold_equals_the_per_character_fold() {
-        let alphabet: Vec<char> = "aZ 9.`'\t\n\r\u{0B}\u{0C}éÉïĳßİǅйЙёЁїЇґҐ\u{0482}\u{0483}ʼ’—\u{00A0}\u{00AD}\u{200B}\u{3000}Σσﬁẞ𝔘😀中"
+        let alphabet: Vec<char> = "aZ 9.`'\t\n\r\u{0B}\u{0C}éÉïĳßİǅйЙёЁїЇґҐ\u{0482}\u{0483}ʼ’—\u{00A0}\u{00AD}\u{200B}\u{3000}Σσﬁẞ𝔘😀中Ⱥ"
             .chars()
             .collect();
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;
@@ -378,9 +430,12 @@ mod tests {
         }
         for sample in &samples {
             let fast = fold(sample);
-            let reference = fold_reference(sample);
-            assert_eq!(fast.text, reference.text, "{sample:?}");
-            assert_eq!(fast.map, reference.map, "{sample:?}");
+            let (text, map) = fold_reference(sample);
+            assert_eq!(fast.text, text, "{sample:?}");
+            let offsets: Vec<usize> = (0..=fast.text.len())
+                .map(|at| fast.original_offset(sample, at))
+                .collect();
+            assert_eq!(offsets, map, "{sample:?}");
         }
     }
 
