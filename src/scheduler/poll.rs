@@ -256,13 +256,16 @@ async fn evaluate_entries(
         }
         let fingerprint = entry.fingerprint();
         let previously = seen.get(&entry.key);
+        if previously.is_some_and(|known| known.is_current(&fingerprint, now)) {
+            continue;
+        }
         entries.push(SeenEntry {
             key: entry.key.clone(),
             fingerprint: fingerprint.clone(),
             published: entry.date(),
         });
         match previously {
-            Some(old) if *old == fingerprint => {}
+            Some(known) if known.fingerprint == fingerprint => {}
             Some(_) => {
                 changed += 1;
                 to_evaluate.push((entry, true));

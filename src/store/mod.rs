@@ -133,6 +133,24 @@ pub struct SeenEntry {
     pub published: Option<Timestamp>,
 }
 
+/// What the store knows of an entry it has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownEntry {
+    /// Content fingerprint when last seen.
+    pub fingerprint: String,
+    last_seen_ms: i64,
+}
+
+impl KnownEntry {
+    /// Whether recording the entry seen again at `at` with `fingerprint` would change
+    /// nothing: same content, and its last-seen time recent enough (see
+    /// `LAST_SEEN_GRANULARITY_MS`). Such entries are left out of a [`PollRecord`], which
+    /// spares two statements for each of them; most entries of a changed feed are these.
+    pub fn is_current(&self, fingerprint: &str, at: Timestamp) -> bool {
+        self.fingerprint == fingerprint && self.last_seen_ms >= ms(at) - LAST_SEEN_GRANULARITY_MS
+    }
+}
+
 /// A rule that matched an entry in this poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchRecord {
@@ -204,7 +222,8 @@ pub struct PollRecord {
     pub state: FeedState,
     /// When the poll happened.
     pub at: Timestamp,
-    /// Entries in the fetched document (empty for 304 and failures).
+    /// Entries of the fetched document that are new, changed or due a last-seen refresh
+    /// (entries [`KnownEntry::is_current`] may be left out; empty for 304 and failures).
     pub entries: Vec<SeenEntry>,
     /// Matches found.
     pub matches: Vec<MatchRecord>,
@@ -457,16 +476,25 @@ impl Store {
         Ok(states)
     }
 
-    /// Keys and fingerprints of the entries seen in a feed.
-    pub fn seen_entries(&self, feed_url: &str) -> Result<HashMap<String, String>> {
+    /// The entries seen in a feed, by key.
+    pub fn seen_entries(&self, feed_url: &str) -> Result<HashMap<String, KnownEntry>> {
         let conn = self.conn();
-        let mut statement =
-            conn.prepare_cached("SELECT key, fingerprint FROM entries WHERE feed_url = ?1")?;
-        let rows = statement.query_map([feed_url], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut statement = conn.prepare_cached(
+            "SELECT key, fingerprint, last_seen_ms FROM entries WHERE feed_url = ?1",
+        )?;
+        let rows = statement.query_map([feed_url], |r| {
+            Ok((
+                r.get(0)?,
+                KnownEntry {
+                    fingerprint: r.get(1)?,
+                    last_seen_ms: r.get(2)?,
+                },
+            ))
+        })?;
         let mut seen = HashMap::new();
         for row in rows {
-            let (key, fingerprint) = row?;
-            seen.insert(key, fingerprint);
+            let (key, known) = row?;
+            seen.insert(key, known);
         }
         Ok(seen)
     }

@@ -56,6 +56,25 @@ fn a_poll_is_recorded_and_read_back() -> TestResult {
 }
 
 #[test]
+fn a_known_entry_is_current_until_its_content_changes_or_its_last_seen_time_is_due() -> TestResult
+{
+    let store = Store::open_in_memory()?;
+    store.record_poll(&poll("http://a/", t(0), &["1"], vec![]))?;
+    let seen = store.seen_entries("http://a/")?;
+    let known = seen.get("1").ok_or("entry 1 was not recorded")?;
+    // Recording it again within the granularity with the same content changes nothing...
+    assert!(known.is_current("f", t(1800)));
+    // ...unlike other content, or a last-seen time an hour or more old.
+    assert!(!known.is_current("g", t(1800)));
+    assert!(!known.is_current("f", t(3601)));
+    // A poll that leaves current entries out still counts only new ones.
+    store.record_poll(&poll("http://a/", t(1800), &["2"], vec![]))?;
+    let states = store.feed_states()?;
+    assert_eq!(states.get("http://a/").map(|s| s.entries_seen), Some(2));
+    Ok(())
+}
+
+#[test]
 fn the_same_alert_key_is_queued_once() -> TestResult {
     let store = Store::open_in_memory()?;
     store.record_poll(&poll("http://a/", t(0), &["1"], vec![alert("k1")]))?;
