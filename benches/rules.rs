@@ -235,6 +235,19 @@ fn keyword_evaluation(c: &mut Criterion) {
     }
 }
 
+/// Compiling the typical 1,000-rule set (and the built-in people registry) at start-up:
+/// `newshound once` does it while its first requests are out, on a core it shares with them.
+fn compilation(c: &mut Criterion) {
+    let articles = articles();
+    let (_rules, _naive, dir) = setup(&articles, 10);
+    let config = newshound::config::load(&dir.path().join("bench.toml")).expect("config");
+    let mut group = c.benchmark_group("compile");
+    group.bench_function("1,000 rules (10,000 terms) and the people registry", |b| {
+        b.iter(|| RuleSet::compile(black_box(&config)).map(|rules| rules.len()))
+    });
+    group.finish();
+}
+
 fn attribution(c: &mut Criterion) {
     let articles = articles();
     let registry = Registry::builtin().expect("registry");
@@ -295,6 +308,6 @@ criterion_group!(fastest, fastest_runs);
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(5));
-    targets = keyword_evaluation, attribution
+    targets = keyword_evaluation, compilation, attribution
 }
 criterion_main!(benches, fastest);

@@ -10,10 +10,11 @@
 //! from word starts, until it can no longer match: most words are left after a byte or two,
 //! which keeps scanning fast however many patterns there are.
 
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{Anchored, MatchKind, StartKind};
+use rustc_hash::{FxHashMap, FxHasher};
 
 use super::normalize::{end_of_word, is_word_char, word_ends_at};
 use super::query::WordPattern;
@@ -64,19 +65,39 @@ impl Pattern {
 #[derive(Debug, Default)]
 pub struct MatcherBuilder {
     patterns: Vec<Pattern>,
-    index: HashMap<Pattern, PatternId>,
+    /// Pattern ids by a hash of their words (the patterns are not copied into the index:
+    /// with thousands of them, the copies cost more than the rest of building).
+    index: FxHashMap<u64, PatternId>,
+    /// Ids of patterns whose hash was already taken by a different pattern.
+    colliding: Vec<PatternId>,
 }
 
 impl MatcherBuilder {
     /// Adds a pattern (or finds the identical one already added) and returns its id.
     pub fn add(&mut self, words: Vec<WordPattern>) -> PatternId {
-        let pattern = Pattern { words };
-        if let Some(id) = self.index.get(&pattern) {
-            return *id;
+        let mut hasher = FxHasher::default();
+        words.hash(&mut hasher);
+        self.add_hashed(words, hasher.finish())
+    }
+
+    fn add_hashed(&mut self, words: Vec<WordPattern>, hash: u64) -> PatternId {
+        let same = |id: &PatternId| self.patterns[*id as usize].words == words;
+        let earlier = self.index.get(&hash).copied();
+        if let Some(id) = earlier.filter(same) {
+            return id;
+        }
+        if earlier.is_some()
+            && let Some(id) = self.colliding.iter().copied().find(same)
+        {
+            return id;
         }
         let id = self.patterns.len() as PatternId;
-        self.index.insert(pattern.clone(), id);
-        self.patterns.push(pattern);
+        if earlier.is_some() {
+            self.colliding.push(id);
+        } else {
+            self.index.insert(hash, id);
+        }
+        self.patterns.push(Pattern { words });
         id
     }
 
@@ -92,42 +113,39 @@ impl MatcherBuilder {
 
     /// Builds the automaton.
     pub fn build(self) -> Result<Matcher, aho_corasick::BuildError> {
-        let mut literals: Vec<String> = Vec::new();
-        let mut literal_index: HashMap<String, usize> = HashMap::new();
-        let mut patterns_of: Vec<Vec<(PatternId, u32)>> = Vec::new();
-        for (id, pattern) in self.patterns.iter().enumerate() {
-            let (literal, covered) = pattern.literal();
-            let at = *literal_index.entry(literal.clone()).or_insert_with(|| {
-                literals.push(literal);
-                patterns_of.push(Vec::new());
-                literals.len() - 1
-            });
-            patterns_of[at].push((id as PatternId, covered as u32));
-        }
-        // The automaton numbers its states as literals are added: in sorted order, a path
-        // from the root runs mostly through neighbouring states (a depth-first layout),
-        // so a walk touches far fewer cache lines than with the rules' order.
-        let mut order: Vec<usize> = (0..literals.len()).collect();
-        order.sort_unstable_by(|&a, &b| literals[a].cmp(&literals[b]));
-        let literals: Vec<String> = order
+        // Sorted by literal: patterns sharing a literal come together, and the automaton,
+        // which numbers its states as literals are added, gets a depth-first layout in
+        // which a path from the root runs mostly through neighbouring states, so a walk
+        // touches far fewer cache lines than with the rules' order. Descending, because
+        // the automaton keeps each state's transitions in a list sorted by byte: a new
+        // transition then goes to the front of it instead of after all the others.
+        let mut starts: Vec<(String, PatternId, u32)> = self
+            .patterns
             .iter()
-            .map(|&i| std::mem::take(&mut literals[i]))
+            .enumerate()
+            .map(|(id, pattern)| {
+                let (literal, covered) = pattern.literal();
+                (literal, id as PatternId, covered as u32)
+            })
             .collect();
-        let patterns_of: Vec<Vec<(PatternId, u32)>> = order
-            .iter()
-            .map(|&i| std::mem::take(&mut patterns_of[i]))
-            .collect();
+        starts.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         // One flat table, so a hit costs one lookup rather than two pointer chases.
-        let mut literal_patterns = Vec::with_capacity(self.patterns.len());
-        let mut by_literal = Vec::with_capacity(literals.len());
-        for (literal, patterns) in literals.iter().zip(&patterns_of) {
-            let start = literal_patterns.len() as u32;
-            literal_patterns.extend_from_slice(patterns);
-            by_literal.push(LiteralEntry {
-                length: literal.len() as u32,
-                start,
-                end: literal_patterns.len() as u32,
-            });
+        let mut literals: Vec<String> = Vec::new();
+        let mut literal_patterns = Vec::with_capacity(starts.len());
+        let mut by_literal: Vec<LiteralEntry> = Vec::new();
+        for (literal, id, covered) in starts {
+            if literals.last() != Some(&literal) {
+                by_literal.push(LiteralEntry {
+                    length: literal.len() as u32,
+                    start: literal_patterns.len() as u32,
+                    end: literal_patterns.len() as u32,
+                });
+                literals.push(literal);
+            }
+            literal_patterns.push((id, covered));
+            if let Some(entry) = by_literal.last_mut() {
+                entry.end = literal_patterns.len() as u32;
+            }
         }
         // A DFA has one table row per state: with thousands of patterns it grows to tens of
         // megabytes and every step misses the cache. The contiguous NFA is compact (sparse
@@ -139,6 +157,8 @@ impl MatcherBuilder {
             Walker::Dfa(
                 aho_corasick::dfa::Builder::new()
                     .match_kind(MatchKind::Standard)
+                    // Walked by hand from word starts: a prefilter would never be used.
+                    .prefilter(false)
                     .start_kind(StartKind::Anchored)
                     .build(&literals)?,
             )
@@ -146,6 +166,7 @@ impl MatcherBuilder {
             Walker::Nfa(
                 aho_corasick::nfa::contiguous::Builder::new()
                     .match_kind(MatchKind::Standard)
+                    .prefilter(false)
                     .build(&literals)?,
             )
         };
@@ -500,6 +521,19 @@ mod tests {
             expected.sort_unstable();
             proptest::prop_assert_eq!(found, expected, "{:?}", text);
         }
+    }
+
+    #[test]
+    fn patterns_whose_hashes_collide_stay_apart() {
+        let mut builder = MatcherBuilder::default();
+        let a = builder.add_hashed(words("peace"), 7);
+        let b = builder.add_hashed(words("talks"), 7);
+        let c = builder.add_hashed(words("truce"), 7);
+        assert_eq!(builder.len(), 3);
+        assert_eq!(builder.add_hashed(words("talks"), 7), b);
+        assert_eq!(builder.add_hashed(words("truce"), 7), c);
+        assert_eq!(builder.add_hashed(words("peace"), 7), a);
+        assert_eq!(builder.len(), 3);
     }
 
     #[test]

@@ -56,8 +56,7 @@ fn a_poll_is_recorded_and_read_back() -> TestResult {
 }
 
 #[test]
-fn a_known_entry_is_current_until_its_content_changes_or_its_last_seen_time_is_due() -> TestResult
-{
+fn a_known_entry_is_current_until_its_content_changes_or_its_last_seen_time_is_due() -> TestResult {
     let store = Store::open_in_memory()?;
     store.record_poll(&poll("http://a/", t(0), &["1"], vec![]))?;
     let seen = store.seen_entries("http://a/")?;

@@ -393,10 +393,9 @@ fn positional(node: &Node) -> bool {
 /// Splits a word or phrase into word patterns, checking wildcards.
 pub(crate) fn term_words(text: &str, span: &Range<usize>) -> Result<Vec<WordPattern>, QueryError> {
     let mut words = Vec::new();
-    let mut offset = 0;
     for raw in text.split_whitespace() {
-        let at = text[offset..].find(raw).map_or(offset, |i| offset + i);
-        offset = at + raw.len();
+        // `raw` is a slice of `text`: its offset is where it starts in memory.
+        let at = (raw.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
         // Position of the word in the query, for errors (a phrase starts after its quote).
         let quote_len = if span.end - span.start > text.len() {
             (span.end - span.start - text.len()) / 2
