@@ -320,7 +320,6 @@ fn setup(config: Config, store: Arc<Store>) -> Result<Arc<Pipeline>, i32> {
 }
 
 fn once(args: &OnceArgs) -> anyhow::Result<i32> {
-    let t0 = std::time::Instant::now();
     let config = match load_config(&args.config.config) {
         Ok(config) => config,
         Err(code) => return Ok(code),
@@ -347,7 +346,6 @@ fn once(args: &OnceArgs) -> anyhow::Result<i32> {
     };
     // The rules compile while the first requests are out; a problem in them stops the
     // cycle before anything is written.
-    eprintln!("PROBE config+store {:?}", t0.elapsed());
     let pipeline = match Pipeline::start(config, store) {
         Ok(pipeline) => Arc::new(pipeline),
         Err(SetupError::Config(error)) => return Ok(report_config_error(&error)),
@@ -356,10 +354,7 @@ fn once(args: &OnceArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    eprintln!("PROBE pipeline {:?}", t0.elapsed());
-    let rt = runtime()?;
-    eprintln!("PROBE runtime {:?}", t0.elapsed());
-    let report = match rt.block_on(scheduler::run_once(&pipeline, args.dry_run)) {
+    let report = match runtime()?.block_on(scheduler::run_once(&pipeline, args.dry_run)) {
         Ok(report) => report,
         Err(SetupError::Config(error)) => return Ok(report_config_error(&error)),
         Err(error) => return Err(error.into()),
@@ -371,7 +366,6 @@ fn once(args: &OnceArgs) -> anyhow::Result<i32> {
         std::mem::forget(rules);
     }
     std::mem::forget(Arc::clone(&pipeline.config));
-    eprintln!("PROBE cycle {:?}", t0.elapsed());
     let mut out = std::io::stdout().lock();
     if args.dry_run {
         for alert in &report.alerts {

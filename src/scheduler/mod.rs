@@ -107,12 +107,9 @@ impl Pipeline {
     /// surface from `run_once`, before it writes anything.
     pub fn start(config: Config, store: Arc<Store>) -> Result<Self, SetupError> {
         let config = Arc::new(config);
-        let t = std::time::Instant::now();
         let rules = Rules::compile_in_background(config.clone());
         let fetcher = Fetcher::new(&config.fetch)?;
-        eprintln!("PROBE   fetcher {:?}", t.elapsed());
         let deliverer = Deliverer::new(&config)?;
-        eprintln!("PROBE   deliverer {:?}", t.elapsed());
         Ok(Self::assemble(config, rules, fetcher, deliverer, store))
     }
 
@@ -203,23 +200,9 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
             report.alerts.extend(polled.alerts);
         }
     }
-    eprintln!(
-        "PROBE polls recorded at {:?}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64()
-    );
     if !dry_run {
         report.delivery = pipeline.deliverer.deliver_due(&pipeline.store).await?;
     }
-    eprintln!(
-        "PROBE delivered at {:?}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64()
-    );
     Ok(report)
 }
 
