@@ -464,45 +464,73 @@ impl Deliverer {
         }))))
     }
 
-    /// Delivers a batch of due items. Alerts for file destinations are appended together
-    /// and made durable with one sync per file (a sync costs as much as hundreds of
-    /// appends); every other item goes out on its own, in order.
+    /// Delivers a batch of due items: items for file destinations together (see
+    /// [`Deliverer::deliver_to_files`]), every other item on its own, in order.
     async fn deliver_batch(
         &self,
         store: &Store,
         due: Vec<OutboxItem>,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
-        // Alerts for file destinations, already encoded, by destination.
-        let mut to_files: BTreeMap<String, Vec<(OutboxItem, Vec<u8>)>> = BTreeMap::new();
-        for item in due {
+        let (for_files, others): (Vec<_>, Vec<_>) = due
+            .into_iter()
+            .partition(|item| matches!(self.sinks.get(&item.destination), Some(Sink::File(_))));
+        for item in others {
             let Some((item, outgoing)) = self.prepare(store, item, report)? else {
                 continue;
             };
-            let outgoing = match outgoing {
-                Ok(outgoing) => outgoing,
-                Err(error) => {
-                    self.settle(store, &item, Err(error), report)?;
-                    continue;
-                }
+            let outcome = match outgoing {
+                Ok(outgoing) => self.send(store, &item, &outgoing).await?,
+                Err(error) => Err(error),
             };
-            match (self.sinks.get(&item.destination), &outgoing) {
-                (Some(Sink::File(_)), Outgoing::Alert(message)) => {
-                    match FileSink::line(&message.alert) {
-                        Ok(line) => to_files
-                            .entry(item.destination.clone())
-                            .or_default()
-                            .push((item, line)),
-                        Err(error) => self.settle(store, &item, Err(error), report)?,
-                    }
-                }
-                _ => {
-                    let outcome = self.send(store, &item, &outgoing).await?;
-                    self.settle(store, &item, outcome, report)?;
-                }
+            self.settle(store, &item, outcome, report)?;
+        }
+        self.deliver_to_files(store, for_files, report).await
+    }
+
+    /// Alerts for file destinations are claimed in one transaction, appended together and
+    /// made durable with one sync per file (a sync costs as much as hundreds of appends),
+    /// then recorded as sent in one transaction. The claims are still written before
+    /// anything is appended, and a failed append leaves every alert of its file queued.
+    async fn deliver_to_files(
+        &self,
+        store: &Store,
+        items: Vec<OutboxItem>,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StoreError> {
+        let mut claimable = Vec::with_capacity(items.len());
+        for item in items {
+            if !self.record_unrecorded(store, &item, report)? {
+                claimable.push(item);
             }
         }
-        for (destination, group) in to_files {
+        let now = self.now();
+        let claims: Vec<(i64, Timestamp)> = claimable
+            .iter()
+            .map(|item| (item.id, self.retry_at(now, item.attempts, None)))
+            .collect();
+        let claimed = store.claim_attempts(&claims)?;
+        let mut by_file: BTreeMap<String, Vec<(OutboxItem, Vec<u8>)>> = BTreeMap::new();
+        for (item, claimed) in claimable.into_iter().zip(claimed) {
+            if !claimed {
+                continue;
+            }
+            match self.outgoing(store, &item)? {
+                Ok(Outgoing::Alert(message)) => match FileSink::line(&message.alert) {
+                    Ok(line) => by_file
+                        .entry(item.destination.clone())
+                        .or_default()
+                        .push((item, line)),
+                    Err(error) => self.settle(store, &item, Err(error), report)?,
+                },
+                Ok(other) => {
+                    let outcome = self.send(store, &item, &other).await?;
+                    self.settle(store, &item, outcome, report)?;
+                }
+                Err(error) => self.settle(store, &item, Err(error), report)?,
+            }
+        }
+        for (destination, group) in by_file {
             let Some(Sink::File(sink)) = self.sinks.get(&destination) else {
                 continue; // only file destinations were grouped
             };
@@ -510,12 +538,40 @@ impl Deliverer {
                 .iter()
                 .flat_map(|(_, line)| line.iter().copied())
                 .collect();
-            let outcome = sink.append_lines(lines).await;
-            for (item, _) in &group {
-                self.settle(store, item, outcome.clone(), report)?;
+            match sink.append_lines(lines).await {
+                Ok(receipt) => {
+                    let items: Vec<&OutboxItem> = group.iter().map(|(item, _)| item).collect();
+                    self.settle_sent(store, &items, &receipt, report)?;
+                }
+                Err(error) => {
+                    for (item, _) in &group {
+                        self.settle(store, item, Err(error.clone()), report)?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// Records an item this process delivered earlier while the database refused the
+    /// record; `false` when the item is not one of those.
+    fn record_unrecorded(
+        &self,
+        store: &Store,
+        item: &OutboxItem,
+        report: &mut DeliveryReport,
+    ) -> Result<bool, StoreError> {
+        let Some(delivered_at) = self.take_unrecorded(item.id) else {
+            return Ok(false);
+        };
+        if let Err(error) = store.mark_sent(item.id, delivered_at) {
+            self.remember_unrecorded(item.id, delivered_at);
+            return Err(error);
+        }
+        tracing::info!(destination = %item.destination, key = %item.key,
+            "recorded a delivery made while the state database refused writes");
+        report.sent += 1;
+        Ok(true)
     }
 
     /// Claims an item for one attempt and builds what to send. `None` when there is
@@ -527,15 +583,7 @@ impl Deliverer {
         item: OutboxItem,
         report: &mut DeliveryReport,
     ) -> Result<Option<Prepared>, StoreError> {
-        if let Some(delivered_at) = self.take_unrecorded(item.id) {
-            // Delivered earlier by this process; only the record was missing.
-            if let Err(error) = store.mark_sent(item.id, delivered_at) {
-                self.remember_unrecorded(item.id, delivered_at);
-                return Err(error);
-            }
-            tracing::info!(destination = %item.destination, key = %item.key,
-                "recorded a delivery made while the state database refused writes");
-            report.sent += 1;
+        if self.record_unrecorded(store, &item, report)? {
             return Ok(None);
         }
         // The retry is planned before the attempt is made (see `Store::claim_attempt`): if
@@ -567,6 +615,37 @@ impl Deliverer {
         })
     }
 
+    /// Records delivered items as sent, in one transaction.
+    fn settle_sent(
+        &self,
+        store: &Store,
+        items: &[&OutboxItem],
+        receipt: &Receipt,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
+        if let Err(error) = store.mark_all_sent(&ids, now) {
+            for item in items {
+                // Delivered, but not recorded: never send it again from this process.
+                self.remember_unrecorded(item.id, now);
+                tracing::error!(destination = %item.destination, key = %item.key,
+                    "alert delivered, but the state database refused to record it; it will be recorded (not sent again) once writes succeed");
+            }
+            return Err(error);
+        }
+        for item in items {
+            tracing::info!(destination = %item.destination, rule = %item.rule, key = %item.key,
+                answer = %receipt.answer, "{} delivered", if item.kind == OutboxKind::Digest { "digest" } else { "alert" });
+            report.sent += 1;
+            crate::observe::delivery(&item.destination, "sent");
+            if item.kind == OutboxKind::Digest {
+                crate::observe::digest_sent(&item.destination);
+            }
+        }
+        Ok(())
+    }
+
     /// Records the outcome of an attempt: sent, retried later, or dead.
     fn settle(
         &self,
@@ -577,22 +656,7 @@ impl Deliverer {
     ) -> Result<(), StoreError> {
         let now = self.now();
         match outcome {
-            Ok(receipt) => {
-                if let Err(error) = store.mark_sent(item.id, now) {
-                    // Delivered, but not recorded: never send it again from this process.
-                    self.remember_unrecorded(item.id, now);
-                    tracing::error!(destination = %item.destination, key = %item.key,
-                        "alert delivered, but the state database refused to record it; it will be recorded (not sent again) once writes succeed");
-                    return Err(error);
-                }
-                tracing::info!(destination = %item.destination, rule = %item.rule, key = %item.key,
-                    answer = %receipt.answer, "{} delivered", if item.kind == OutboxKind::Digest { "digest" } else { "alert" });
-                report.sent += 1;
-                crate::observe::delivery(&item.destination, "sent");
-                if item.kind == OutboxKind::Digest {
-                    crate::observe::digest_sent(&item.destination);
-                }
-            }
+            Ok(receipt) => self.settle_sent(store, &[item], &receipt, report)?,
             Err(error) => {
                 if error.gone
                     && let Some(Sink::Webhook(hook)) = self.sinks.get(&item.destination)

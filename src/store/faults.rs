@@ -129,11 +129,25 @@ impl Store {
     /// same idempotency key. Returns `false` when the alert is no longer queued (another
     /// worker took it or it was settled meanwhile).
     pub fn claim_attempt(&self, id: i64, retry_at: Timestamp) -> Result<bool> {
-        let changed = self.conn().execute(
-            "UPDATE outbox SET next_attempt_ms = ?2 WHERE id = ?1 AND status = 'queued'",
-            params![id, ms(retry_at)],
-        )?;
-        Ok(changed == 1)
+        Ok(self.claim_attempts(&[(id, retry_at)])?.first() == Some(&true))
+    }
+
+    /// [`Store::claim_attempt`] for several alerts in one transaction (all claims or none);
+    /// whether each was claimed, in order.
+    pub fn claim_attempts(&self, claims: &[(i64, Timestamp)]) -> Result<Vec<bool>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut claimed = Vec::with_capacity(claims.len());
+        {
+            let mut statement = tx.prepare_cached(
+                "UPDATE outbox SET next_attempt_ms = ?2 WHERE id = ?1 AND status = 'queued'",
+            )?;
+            for (id, retry_at) in claims {
+                claimed.push(statement.execute(params![id, ms(*retry_at)])? == 1);
+            }
+        }
+        tx.commit()?;
+        Ok(claimed)
     }
 
     /// The alerts given up on (dead), oldest first, with their last error: kept until the

@@ -574,11 +574,23 @@ impl Store {
 
     /// Marks an alert delivered.
     pub fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()> {
-        self.conn().execute(
-            "UPDATE outbox SET status = 'sent', done_ms = ?2, attempts = attempts + 1, last_error = NULL
-             WHERE id = ?1",
-            params![id, ms(now)],
-        )?;
+        self.mark_all_sent(&[id], now)
+    }
+
+    /// Marks alerts delivered together (one transaction: all or none of them).
+    pub fn mark_all_sent(&self, ids: &[i64], now: Timestamp) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut statement = tx.prepare_cached(
+                "UPDATE outbox SET status = 'sent', done_ms = ?2, attempts = attempts + 1, last_error = NULL
+                 WHERE id = ?1",
+            )?;
+            for id in ids {
+                statement.execute(params![id, ms(now)])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 

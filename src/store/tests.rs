@@ -85,6 +85,33 @@ fn the_same_alert_key_is_queued_once() -> TestResult {
 }
 
 #[test]
+fn alerts_are_claimed_and_marked_sent_together() -> TestResult {
+    let store = Store::open_in_memory()?;
+    store.enqueue(&[alert("a"), alert("b"), alert("c")], t(0))?;
+    route_all(&store)?;
+    let due = store.due_alerts(t(0), 10)?;
+    store.mark_sent(due[2].id, t(1))?;
+    // Only alerts still queued are claimed; each claim plans the next attempt.
+    let claimed = store.claim_attempts(&[
+        (due[0].id, t(600)),
+        (due[1].id, t(600)),
+        (due[2].id, t(600)),
+    ])?;
+    assert_eq!(claimed, vec![true, true, false]);
+    assert!(
+        store.due_alerts(t(300), 10)?.is_empty(),
+        "claimed alerts wait for their planned retry"
+    );
+    store.mark_all_sent(&[due[0].id, due[1].id], t(2))?;
+    let counts = store.outbox_counts()?;
+    assert_eq!(
+        counts.get("local").map(|c| (c.sent, c.queued)),
+        Some((3, 0))
+    );
+    Ok(())
+}
+
+#[test]
 fn retry_then_sent_then_dead() -> TestResult {
     let store = Store::open_in_memory()?;
     store.enqueue(&[alert("a"), alert("b")], t(0))?;
