@@ -23,7 +23,7 @@ use super::query::WordPattern;
 pub type PatternId = u32;
 
 /// A pattern: words separated by single spaces in the folded text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     /// The words.
     pub words: Vec<WordPattern>,

@@ -405,6 +405,15 @@ impl<'s> Evaluation<'s> {
         {
             return None;
         }
+        let statements = if rule.speakers.is_empty() {
+            Vec::new()
+        } else {
+            let statements = self.satisfying_statements(rule);
+            if statements.is_empty() {
+                return None;
+            }
+            statements
+        };
         let mut evidence = Vec::with_capacity(MAX_TERM_EVIDENCE);
         // The first few keywords found are evidence enough.
         evidence.extend(
@@ -419,19 +428,13 @@ impl<'s> Evaluation<'s> {
         if let Some(query) = &rule.query {
             explain::collect_evidence(self, &query.expr, &query.source, &mut evidence);
         }
-        if !rule.speakers.is_empty() {
-            let statements = self.satisfying_statements(rule);
-            if statements.is_empty() {
-                return None;
-            }
-            for (statement, asked) in statements.into_iter().take(3) {
-                evidence.push(Evidence::Statement {
-                    speaker: statement.speaker.clone(),
-                    role: statement.role.clone().or(asked),
-                    statement_kind: statement.kind.as_str().to_string(),
-                    text: statement.text.clone(),
-                });
-            }
+        for (statement, asked) in statements.into_iter().take(3) {
+            evidence.push(Evidence::Statement {
+                speaker: statement.speaker.clone(),
+                role: statement.role.clone().or(asked),
+                statement_kind: statement.kind.as_str().to_string(),
+                text: statement.text.clone(),
+            });
         }
         evidence.truncate(12);
         Some(Match {
