@@ -259,6 +259,11 @@ pub struct ExtractArgs {
 /// Runs the parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     crate::service::logging::init(cli.log_format, cli.log_level.as_deref());
+    if matches!(cli.command, Command::Run(_) | Command::Once(_)) {
+        // These build an HTTP client right after reading the configuration: its trusted
+        // roots are read meanwhile.
+        crate::fetch::preload_tls();
+    }
     match cli.command {
         Command::Run(args) => crate::service::run(&args.config),
         Command::Once(args) => once(&args),

@@ -247,6 +247,70 @@ async fn tls_errors_are_reported_as_tls_and_not_retried_blindly() {
     assert_eq!(error.kind, FetchErrorKind::Tls, "{error}");
 }
 
+/// The other side of the TLS tests: a certificate chaining to a root the system trusts is
+/// accepted. The root is made trusted for one process through `SSL_CERT_FILE`, which the
+/// platform verifier reads in place of the system's list; the same feed fails as untrusted
+/// without it, so the success is the verifier's doing, not a check left out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_from_a_trusted_root_is_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, leaf, key) = common::smtp::certificates(dir.path());
+    let identity = TlsIdentity {
+        cert_pem: std::fs::read_to_string(&leaf).expect("leaf PEM"),
+        key_pem: std::fs::read_to_string(&key).expect("key PEM"),
+    };
+    let server = HostileServer::bind("127.0.0.1:0".parse().expect("addr"), Some(identity)).await;
+    server.set(
+        "/feed.xml",
+        Behaviour::ok(
+            RSS,
+            rss(&[Item {
+                guid: "a",
+                title: "Served over TLS",
+                body: "A statement.",
+                date: None,
+            }]),
+        ),
+    );
+    let config_path = write_config(dir.path(), "[fetch]\n");
+    let url = server.url("/feed.xml");
+    let fetch = move |trusted: Option<&Path>| {
+        let mut command = std::process::Command::new(BIN);
+        command
+            .args(["feed", "--json", "--config"])
+            .arg(&config_path)
+            .arg(&url)
+            .env_remove("SSL_CERT_DIR");
+        match trusted {
+            Some(ca) => command.env("SSL_CERT_FILE", ca),
+            None => command.env_remove("SSL_CERT_FILE"),
+        };
+        command.output().expect("run newshound feed")
+    };
+
+    let trusted = tokio::task::spawn_blocking({
+        let ca = ca.clone();
+        let fetch = fetch.clone();
+        move || fetch(Some(&ca))
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&trusted.stdout);
+    assert!(
+        trusted.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(stdout.contains("Served over TLS"), "{stdout}");
+
+    let untrusted = tokio::task::spawn_blocking(move || fetch(None))
+        .await
+        .expect("join");
+    let stderr = String::from_utf8_lossy(&untrusted.stderr).to_lowercase();
+    assert!(!untrusted.status.success(), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+}
+
 /// An entry linking to `link`, matching the rule "Rutte".
 fn entry(guid: &str, link: &str) -> String {
     format!(

@@ -9,6 +9,7 @@
 
 pub mod guard;
 mod hints;
+mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ use url::Url;
 
 pub use guard::{Allowed, Guard};
 pub use hints::{CacheHints, parse_retry_after};
+pub use tls::preload as preload_tls;
 
 use crate::config::FetchSettings;
 
@@ -185,7 +187,10 @@ impl Fetcher {
             Guard::from_entries(settings.allow_private.iter().map(|e| e.get_ref().as_str()))
                 .map_err(|e| FetchError::new(FetchErrorKind::InvalidUrl, e))?,
         );
+        let tls = tls::client_settings()
+            .map_err(|message| FetchError::new(FetchErrorKind::Tls, message))?;
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would resolve names itself, past the guard.
             .no_proxy()
