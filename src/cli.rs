@@ -359,7 +359,12 @@ fn once(args: &OnceArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let report = match runtime()?.block_on(scheduler::run_once(&pipeline, args.dry_run)) {
+    let runtime = runtime()?;
+    let cycle = runtime.block_on(scheduler::run_once(&pipeline, args.dry_run));
+    // Every poll and delivery of the cycle has finished; what is left on the runtime is idle
+    // (pooled connections, parked workers) and ends with the process, without waiting for it.
+    runtime.shutdown_background();
+    let report = match cycle {
         Ok(report) => report,
         Err(SetupError::Config(error)) => return Ok(report_config_error(&error)),
         Err(error) => return Err(error.into()),
