@@ -64,7 +64,7 @@ mod tests {
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]
         );
         let second = client_settings().expect("TLS settings");
-        // Built once: both share the same verifier.
+        // Built once: both are copies of one build (the same provider, the same verifier).
         assert!(Arc::ptr_eq(
             first.crypto_provider(),
             second.crypto_provider()
