@@ -245,6 +245,123 @@ fn quotations(text: &str, paragraphs: &[Range<usize>]) -> Vec<Quote> {
     quotes
 }
 
+/// Splits a quotation that its author's words interrupt between dashes, the Ukrainian and
+/// Russian convention: «Перша частина, — сказав він. — Друга частина». The pieces become
+/// two quotations around the author's words, as "A," he said. "B." is written in English,
+/// so that the cue between them attributes both. The first piece keeps its punctuation
+/// and ends at the first dash; the second starts at the second dash.
+fn split_interrupted(text: &str, quotes: Vec<Quote>) -> Vec<Quote> {
+    let mut out = Vec::with_capacity(quotes.len());
+    for quote in quotes {
+        let mut rest = quote;
+        while let Some(split) = interruption(text, &rest) {
+            out.push(Quote {
+                open: rest.open,
+                inner: rest.inner.start..split.first_end,
+                end: split.first_dash_end,
+            });
+            rest = Quote {
+                open: split.second_dash,
+                inner: split.second_start..rest.inner.end,
+                end: rest.end,
+            };
+        }
+        out.push(rest);
+    }
+    out
+}
+
+/// Where the author's words interrupt a quotation.
+struct Interruption {
+    /// End of the first piece (after its comma, `!`, `?` or `…`).
+    first_end: usize,
+    /// Just after the dash that opens the author's words.
+    first_dash_end: usize,
+    /// The dash that closes them.
+    second_dash: usize,
+    /// Start of the second piece.
+    second_start: usize,
+}
+
+/// Longest run of the author's words between the dashes ("сказав речник Кремля журналістам").
+const MAX_INTERRUPTION_WORDS: usize = 8;
+
+fn interruption(text: &str, quote: &Quote) -> Option<Interruption> {
+    let inner = &text[quote.inner.clone()];
+    let is_dash = |c: char| matches!(c, '—' | '–');
+    let mut search = 0;
+    while let Some(found) = inner[search..].find(['—', '–']) {
+        let dash = search + found;
+        let dash_len = inner[dash..].chars().next().map_or(1, char::len_utf8);
+        search = dash + dash_len;
+        // "Piece, — " : punctuation, space, the dash, space.
+        let before = inner[..dash].trim_end();
+        let Some(last) = before.chars().last() else {
+            continue;
+        };
+        if before.len() == dash || !matches!(last, ',' | '!' | '?' | '…') {
+            continue;
+        }
+        let after = &inner[dash + dash_len..];
+        if !after.starts_with(char::is_whitespace) {
+            continue;
+        }
+        let words_start = dash + dash_len + (after.len() - after.trim_start().len());
+        // The author's words: lowercase, short, no quotation marks, up to ". — ", ", — " or ": — ".
+        let words = &inner[words_start..];
+        if !words.chars().next().is_some_and(char::is_lowercase) {
+            continue;
+        }
+        let Some(stop) = words.find(|c: char| {
+            matches!(c, '.' | ',' | ':' | '!' | '?') || is_dash(c) || mark(c).is_some()
+        }) else {
+            continue;
+        };
+        if !matches!(words[stop..].chars().next(), Some('.' | ',' | ':')) {
+            continue;
+        }
+        let segment = &words[..stop];
+        let count = segment.split_whitespace().count();
+        let said = segment.split_whitespace().any(|word| {
+            super::lexicon::cues()
+                .get(&fold_str(word))
+                .is_some_and(|cues| {
+                    cues.iter().any(|cue| {
+                        cue.words.len() == 1
+                            && matches!(
+                                cue.class,
+                                super::lexicon::CueClass::Say | super::lexicon::CueClass::Urge
+                            )
+                    })
+                })
+        });
+        if count == 0 || count > MAX_INTERRUPTION_WORDS || !said {
+            continue;
+        }
+        // Then whitespace, the closing dash, whitespace and the second piece.
+        let tail = &words[stop + 1..];
+        let trimmed = tail.trim_start();
+        if trimmed.len() == tail.len() || !trimmed.starts_with(is_dash) {
+            continue;
+        }
+        let second_dash = words_start + stop + 1 + (tail.len() - trimmed.len());
+        let second_dash_len = trimmed.chars().next().map_or(1, char::len_utf8);
+        let second = &inner[second_dash + second_dash_len..];
+        let second_text = second.trim_start();
+        if second_text.len() == second.len() || second_text.is_empty() {
+            continue;
+        }
+        let base = quote.inner.start;
+        return Some(Interruption {
+            first_end: base + before.len(),
+            first_dash_end: base + dash + dash_len,
+            second_dash: base + second_dash,
+            second_start: base + second_dash + second_dash_len + (second.len() - second_text.len()),
+        });
+    }
+    None
+}
+
 fn mark_len(text: &str, at: usize) -> usize {
     text[at..].chars().next().map_or(1, char::len_utf8)
 }
@@ -262,7 +379,7 @@ const ABBREVIATIONS: &[&str] = &[
 /// Tokenises, finds quotations and splits sentences.
 pub fn analyse(text: &str) -> Analysed {
     let paragraphs = paragraphs(text);
-    let quotes = quotations(text, &paragraphs);
+    let quotes = split_interrupted(text, quotations(text, &paragraphs));
     let mut tokens = Vec::new();
     for (index, range) in paragraphs.iter().enumerate() {
         tokenize(text, range.clone(), index, &mut tokens);
