@@ -244,12 +244,49 @@ fn roles_resolve_by_the_articles_date() {
 }
 
 #[test]
-fn unknown_speakers_are_named_in_their_base_form() {
+fn a_quotation_interrupted_by_the_authors_words_between_dashes_is_attributed() {
+    let found = statements(
+        "\n\nМакрон накануне заявил, что Россия стала угрозой.\n\n\
+         «Россия никакой угрозы не представляла, — сказал Песков журналистам. — Если же речь \
+         идет о ядерном оружии, то это вызывает вопросы».",
+        "2025-03-06",
+    );
+    let peskov: Vec<&Statement> = found
+        .iter()
+        .filter(|s| s.speaker == "Dmitry Peskov")
+        .collect();
+    assert_eq!(peskov.len(), 1, "{found:#?}");
+    assert_eq!(
+        peskov[0].text,
+        "Россия никакой угрозы не представляла, ... Если же речь идет о ядерном оружии, то это вызывает вопросы"
+    );
+    assert_eq!(peskov[0].kind, StatementKind::Direct);
+    assert!(
+        found
+            .iter()
+            .all(|s| !s.text.contains("Россия никакой") || s.speaker == "Dmitry Peskov"),
+        "{found:#?}"
+    );
+
+    // Dashes around words that are not the author's (no verb of saying) stay inside.
+    let found = statements(
+        "\n\n«Ми готові, — і це важливо, — до переговорів без умов», — заявив Зеленський.",
+        "2025-03-06",
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        found[0].text,
+        "Ми готові, — і це важливо, — до переговорів без умов"
+    );
+}
+
+#[test]
+fn unknown_speakers_are_named_in_their_base_form_in_latin_letters() {
     let found = statements(
         "\n\nЗа словами голови Миколаївської ОВА Віталія Кіма, уламки пошкодили три будинки.",
         "2024-03-02",
     );
-    assert_eq!(found[0].speaker, "Віталій Кім");
+    assert_eq!(found[0].speaker, "Vitalii Kim");
     assert_eq!(found[0].text, "уламки пошкодили три будинки");
 }
 

@@ -1007,7 +1007,9 @@ impl<'a> Attributor<'a> {
                 && (is_title_word(&t.text)
                     || matches!(t.text.as_str(), "the" | "by" | "of" | "'s")
                     || !t.capitalized
-                    || seen_title);
+                    || seen_title
+                    // An institution's acronym in the title: "доцента МГИМО X", "IAEA chief X".
+                    || super::mentions::is_acronym(self.doc, t));
             if !(passable || t.text == "'s") {
                 return None;
             }

@@ -52,6 +52,9 @@ pub struct People {
     pub mentions: Vec<Mention>,
     /// For each token, the mention covering it.
     pub at_token: Vec<Option<usize>>,
+    /// Whether the article is Ukrainian rather than Russian, for spelling unknown Cyrillic
+    /// names in Latin letters.
+    pub ukrainian_text: bool,
 }
 
 impl People {
@@ -65,8 +68,18 @@ impl People {
     }
 
     /// The display name of an entity: canonical for registry people; else the longest
-    /// form written, in its base form when it was only seen in an oblique case.
+    /// form written, in its base form when it was only seen in an oblique case, in Latin
+    /// letters.
     pub fn name(&self, registry: &Registry, entity: usize) -> String {
+        let name = self.name_as_written(registry, entity);
+        if super::translit::is_cyrillic(&name) {
+            super::translit::latin_name(&name, self.ukrainian_text)
+        } else {
+            name
+        }
+    }
+
+    fn name_as_written(&self, registry: &Registry, entity: usize) -> String {
         let e = &self.entities[entity];
         if let Some(p) = e.person {
             return registry.people[p].name.clone();
@@ -149,8 +162,11 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
             Named::Role(_) => None,
         })
         .collect();
+    let ukrainian_letters = doc.chars().filter(|c| "іїєґІЇЄҐ".contains(*c)).count();
+    let russian_letters = doc.chars().filter(|c| "ыэёъЫЭЁЪ".contains(*c)).count();
     let mut people = People {
         at_token: vec![None; tokens.len()],
+        ukrainian_text: ukrainian_letters > russian_letters,
         ..People::default()
     };
     let mut entity_of_person = std::collections::HashMap::new();
@@ -437,7 +453,8 @@ fn is_initial(token: &Token, next: Option<&Token>) -> bool {
         && next.is_some_and(|n| n.text == "." && n.start == token.end)
 }
 
-fn is_acronym(doc: &str, token: &Token) -> bool {
+/// Whether a token is written in capitals only ("НАТО", "МГИМО", "IAEA").
+pub(super) fn is_acronym(doc: &str, token: &Token) -> bool {
     let text = &doc[token.start..token.end];
     text.chars().filter(|c| c.is_alphabetic()).count() >= 2
         && text

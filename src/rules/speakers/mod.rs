@@ -1,7 +1,7 @@
 //! Speaker attribution: who said what in an article.
 //!
 //! From the article text this extracts **statements**: the speaker (a registry person by
-//! canonical name, or a name as written in its base form), the role as written near the
+//! canonical name, or a name as written in its base form and in Latin letters), the role as written near the
 //! attribution, the kind (`direct`: verbatim, in quotation marks or a labelled quotation
 //! block; `reported`: paraphrase) and the words. It is rule-based and fast:
 //!
@@ -20,6 +20,7 @@ pub mod attribute;
 pub mod lexicon;
 pub mod mentions;
 pub mod text;
+pub mod translit;
 
 use jiff::civil::Date;
 use serde::Serialize;
@@ -84,7 +85,8 @@ impl StatementKind {
 pub struct Statement {
     /// The registry person, when known.
     pub person: Option<usize>,
-    /// Canonical name (registry) or the name as written, in its base form.
+    /// Canonical name (registry) or the name as written, in its base form, in Latin letters
+    /// ([`translit`]).
     pub speaker: String,
     /// The role or title as written near the attribution.
     pub role: Option<String>,
