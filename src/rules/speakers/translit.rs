@@ -37,6 +37,35 @@ pub fn is_cyrillic(name: &str) -> bool {
     name.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c))
 }
 
+/// Letters both standards spell alike.
+fn shared_letter(lower: char) -> Option<&'static str> {
+    Some(match lower {
+        'а' => "a",
+        'б' => "b",
+        'в' => "v",
+        'д' => "d",
+        'ж' => "zh",
+        'з' => "z",
+        'к' => "k",
+        'л' => "l",
+        'м' => "m",
+        'н' => "n",
+        'о' => "o",
+        'п' => "p",
+        'р' => "r",
+        'с' => "s",
+        'т' => "t",
+        'у' => "u",
+        'ф' => "f",
+        'ц' => "ts",
+        'ч' => "ch",
+        'ш' => "sh",
+        'щ' => "shch",
+        'ь' => "",
+        _ => return None,
+    })
+}
+
 fn ukrainian_word(word: &str) -> String {
     let chars: Vec<char> = word.chars().collect();
     let mut out = String::with_capacity(word.len());
@@ -50,49 +79,31 @@ fn ukrainian_word(word: &str) -> String {
             None
         };
         let latin = match lower {
-            'а' => "a",
-            'б' => "b",
-            'в' => "v",
             'г' if previous == Some('з') => "gh",
             'г' => "h",
             'ґ' => "g",
-            'д' => "d",
             'е' => "e",
             'є' if initial => "ye",
             'є' => "ie",
-            'ж' => "zh",
-            'з' => "z",
             'и' => "y",
             'і' => "i",
             'ї' if initial => "yi",
             'ї' => "i",
             'й' if initial => "y",
             'й' => "i",
-            'к' => "k",
-            'л' => "l",
-            'м' => "m",
-            'н' => "n",
-            'о' => "o",
-            'п' => "p",
-            'р' => "r",
-            'с' => "s",
-            'т' => "t",
-            'у' => "u",
-            'ф' => "f",
             'х' => "kh",
-            'ц' => "ts",
-            'ч' => "ch",
-            'ш' => "sh",
-            'щ' => "shch",
-            'ь' | '\'' | '’' | 'ʼ' => "",
+            '\'' | '’' | 'ʼ' => "",
             'ю' if initial => "yu",
             'ю' => "iu",
             'я' if initial => "ya",
             'я' => "ia",
-            _ => {
-                out.push(c);
-                continue;
-            }
+            other => match shared_letter(other) {
+                Some(latin) => latin,
+                None => {
+                    out.push(c);
+                    continue;
+                }
+            },
         };
         push_cased(&mut out, latin, c != lower);
     }
@@ -116,46 +127,27 @@ fn russian_word(word: &str) -> String {
         let last_two = i + 2 == chars.len();
         let latin = match lower {
             'и' if sky_ending && last_two => "",
-            'а' => "a",
-            'б' => "b",
-            'в' => "v",
             'г' => "g",
-            'д' => "d",
             'е' if initial || after_vowel => "ye",
             'е' => "e",
-            'ё' if initial || after_vowel => "yo",
             'ё' => "yo",
-            'ж' => "zh",
-            'з' => "z",
             'и' => "i",
             'й' => "y",
-            'к' => "k",
-            'л' => "l",
-            'м' => "m",
-            'н' => "n",
-            'о' => "o",
-            'п' => "p",
-            'р' => "r",
-            'с' => "s",
-            'т' => "t",
-            'у' => "u",
-            'ф' => "f",
             // "гх" occurs only in foreign names, for "gh" ("Сингх" is Singh).
             'х' if i > 0 && lower_chars[i - 1] == 'г' => "h",
             'х' => "kh",
-            'ц' => "ts",
-            'ч' => "ch",
-            'ш' => "sh",
-            'щ' => "shch",
-            'ъ' | 'ь' => "",
+            'ъ' => "",
             'ы' => "y",
             'э' => "e",
             'ю' => "yu",
             'я' => "ya",
-            _ => {
-                out.push(c);
-                continue;
-            }
+            other => match shared_letter(other) {
+                Some(latin) => latin,
+                None => {
+                    out.push(c);
+                    continue;
+                }
+            },
         };
         push_cased(&mut out, latin, c != lower);
     }
