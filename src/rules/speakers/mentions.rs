@@ -103,20 +103,6 @@ impl People {
     }
 }
 
-/// Whether letters only Ukrainian has (і, ї, є, ґ) outnumber those only Russian has (ы, э,
-/// ё, ъ).
-fn more_ukrainian_than_russian_letters(doc: &str) -> bool {
-    let mut balance: i64 = 0;
-    for c in doc.chars() {
-        match c {
-            'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ' => balance += 1,
-            'ы' | 'э' | 'ё' | 'ъ' | 'Ы' | 'Э' | 'Ё' | 'Ъ' => balance -= 1,
-            _ => {}
-        }
-    }
-    balance > 0
-}
-
 fn token_range(tokens: &[Token], start: usize, end: usize) -> Option<Range<usize>> {
     let first = tokens.partition_point(|t| t.end <= start);
     let last = tokens.partition_point(|t| t.start < end);
@@ -178,7 +164,7 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
         .collect();
     let mut people = People {
         at_token: vec![None; tokens.len()],
-        ukrainian_text: more_ukrainian_than_russian_letters(doc),
+        ukrainian_text: super::translit::mostly_ukrainian(doc),
         ..People::default()
     };
     let mut entity_of_person = std::collections::HashMap::new();

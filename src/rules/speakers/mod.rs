@@ -1,9 +1,10 @@
 //! Speaker attribution: who said what in an article.
 //!
 //! From the article text this extracts **statements**: the speaker (a registry person by
-//! canonical name, or a name as written in its base form and in Latin letters), the role as written near the
-//! attribution, the kind (`direct`: verbatim, in quotation marks or a labelled quotation
-//! block; `reported`: paraphrase) and the words. It is rule-based and fast:
+//! canonical name, or a name as written in its base form and in Latin letters), the role as
+//! written near the attribution, the kind (`direct`: verbatim, in quotation marks or a
+//! labelled quotation block; `reported`: paraphrase) and the words. It is rule-based and
+//! fast:
 //!
 //! 1. [`text`]: paragraphs, tokens, quotations (every style, nested, across paragraphs) and
 //!    sentences that never split a quotation;

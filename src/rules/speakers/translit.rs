@@ -10,12 +10,13 @@
 //! "Я"; "зг"; Russian "е" after a vowel).
 
 /// The name in Latin letters; `ukrainian` picks the standard for names whose letters fit
-/// both languages (a name with і, ї, є or ґ is Ukrainian, one with ы, э, ё or ъ Russian,
-/// whatever the flag says). Characters that are not Cyrillic are kept.
+/// both languages (a name with a letter only Ukrainian has is Ukrainian, one with a letter
+/// only Russian has Russian, whatever the flag says). Characters that are not Cyrillic are
+/// kept.
 pub fn latin_name(name: &str, ukrainian: bool) -> String {
-    let ukrainian = if name.chars().any(|c| "іїєґІЇЄҐ".contains(c)) {
+    let ukrainian = if name.chars().any(only_ukrainian) {
         true
-    } else if name.chars().any(|c| "ыэёъЫЭЁЪ".contains(c)) {
+    } else if name.chars().any(only_russian) {
         false
     } else {
         ukrainian
@@ -30,6 +31,30 @@ pub fn latin_name(name: &str, ukrainian: bool) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Whether letters only Ukrainian has outnumber those only Russian has in `text`: the
+/// standard for names whose own letters fit both.
+pub fn mostly_ukrainian(text: &str) -> bool {
+    let mut balance: i64 = 0;
+    for c in text.chars() {
+        if only_ukrainian(c) {
+            balance += 1;
+        } else if only_russian(c) {
+            balance -= 1;
+        }
+    }
+    balance > 0
+}
+
+/// і, ї, є, ґ.
+fn only_ukrainian(c: char) -> bool {
+    matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ')
+}
+
+/// ы, э, ё, ъ.
+fn only_russian(c: char) -> bool {
+    matches!(c, 'ы' | 'э' | 'ё' | 'ъ' | 'Ы' | 'Э' | 'Ё' | 'Ъ')
 }
 
 /// Whether a name has Cyrillic letters.
