@@ -349,8 +349,8 @@ fn once(args: &OnceArgs) -> anyhow::Result<i32> {
         Ok(store) => store,
         Err(code) => return Ok(code),
     };
-    // The rules compile while the first requests are out; a problem in them stops the
-    // cycle before anything is written.
+    // The rules are checked while the first requests are out (and compiled once an entry
+    // needs them); a problem in them stops the cycle before anything is written.
     let pipeline = match Pipeline::start(config, store) {
         Ok(pipeline) => Arc::new(pipeline),
         Err(SetupError::Config(error)) => return Ok(report_config_error(&error)),

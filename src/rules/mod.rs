@@ -28,6 +28,7 @@ pub use snippet::snippet;
 
 use std::cell::OnceCell;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -177,9 +178,73 @@ pub struct RuleSet {
     needs_statements: bool,
 }
 
+/// Rules checked against their configuration and people registry, their terms collected but
+/// the automaton that finds them not built yet: every problem a user can make in a rule is
+/// known at this point, and building is the costly part (most of compiling a large rule set).
+pub struct CheckedRules {
+    rules: Vec<CompiledRule>,
+    builder: MatcherBuilder,
+    registry: Arc<Registry>,
+    config_path: PathBuf,
+}
+
+impl CheckedRules {
+    /// Builds the automaton and the index from terms to rules.
+    pub fn build(self) -> Result<RuleSet, ConfigError> {
+        let Self {
+            rules,
+            builder,
+            registry,
+            config_path,
+        } = self;
+        let matcher = builder.build().map_err(|e| ConfigError {
+            diagnostics: vec![Diagnostic::whole_file(
+                &config_path,
+                format!("cannot compile the rules' keywords: {e}"),
+                None,
+            )],
+        })?;
+        let needs_statements = rules.iter().any(|r| !r.speakers.is_empty());
+        let mut rules_of_pattern: Vec<Vec<u32>> = vec![Vec::new(); matcher.len()];
+        let mut always = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let mut patterns = Vec::new();
+            let mut unindexed = false;
+            patterns.extend(rule.keywords.iter().map(|(p, _)| *p));
+            if let Some(query) = &rule.query {
+                unindexed |= collect_patterns(&query.expr, &mut patterns);
+            }
+            // A rule with speakers but neither keywords nor query matches on statements.
+            unindexed |= rule.keywords.is_empty() && rule.query.is_none();
+            if unindexed {
+                always.push(index as u32);
+            }
+            patterns.sort_unstable();
+            patterns.dedup();
+            for p in patterns {
+                rules_of_pattern[p as usize].push(index as u32);
+            }
+        }
+        Ok(RuleSet {
+            rules,
+            matcher,
+            rules_of_pattern,
+            always,
+            registry,
+            needs_statements,
+        })
+    }
+}
+
 impl RuleSet {
     /// Compiles the rules of a configuration (and its people registry).
     pub fn compile(config: &Config) -> Result<Self, ConfigError> {
+        Self::check(config)?.build()
+    }
+
+    /// Checks the rules of a configuration (and its people registry) and collects their
+    /// terms, reporting every problem at once; [`CheckedRules::build`] finishes compiling.
+    pub fn check(config: &Config) -> Result<CheckedRules, ConfigError> {
         let mut diagnostics = Vec::new();
         let registry = match Registry::from_config(config) {
             Ok(registry) => Some(Arc::new(registry)),
@@ -209,52 +274,15 @@ impl RuleSet {
                 Err(found) => diagnostics.extend(found),
             }
         }
-        let matcher = builder.build().map_err(|e| ConfigError {
-            diagnostics: vec![Diagnostic::whole_file(
-                &config.path,
-                format!("cannot compile the rules' keywords: {e}"),
-                None,
-            )],
-        });
-        let matcher = match matcher {
-            Ok(matcher) => matcher,
-            Err(error) => {
-                diagnostics.extend(error.diagnostics);
-                return Err(ConfigError { diagnostics });
-            }
-        };
-        let Some(registry) = registry.filter(|_| diagnostics.is_empty()) else {
-            return Err(ConfigError { diagnostics });
-        };
-        let needs_statements = rules.iter().any(|r| !r.speakers.is_empty());
-        let mut rules_of_pattern: Vec<Vec<u32>> = vec![Vec::new(); matcher.len()];
-        let mut always = Vec::new();
-        for (index, rule) in rules.iter().enumerate() {
-            let mut patterns = Vec::new();
-            let mut unindexed = false;
-            patterns.extend(rule.keywords.iter().map(|(p, _)| *p));
-            if let Some(query) = &rule.query {
-                unindexed |= collect_patterns(&query.expr, &mut patterns);
-            }
-            // A rule with speakers but neither keywords nor query matches on statements.
-            unindexed |= rule.keywords.is_empty() && rule.query.is_none();
-            if unindexed {
-                always.push(index as u32);
-            }
-            patterns.sort_unstable();
-            patterns.dedup();
-            for p in patterns {
-                rules_of_pattern[p as usize].push(index as u32);
-            }
+        match registry.filter(|_| diagnostics.is_empty()) {
+            Some(registry) => Ok(CheckedRules {
+                rules,
+                builder,
+                registry,
+                config_path: config.path.clone(),
+            }),
+            None => Err(ConfigError { diagnostics }),
         }
-        Ok(Self {
-            rules,
-            matcher,
-            rules_of_pattern,
-            always,
-            registry,
-            needs_statements,
-        })
     }
 
     /// Number of rules.

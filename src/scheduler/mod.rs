@@ -64,7 +64,8 @@ pub enum SetupError {
 pub struct Pipeline {
     /// The configuration.
     pub config: Arc<Config>,
-    /// The compiled rules (or their compilation, for a cycle started by [`Pipeline::start`]).
+    /// The compiled rules (or, for a cycle started by [`Pipeline::start`], their checks and
+    /// their compilation once an entry needs them).
     pub rules: Rules,
     /// The HTTP client.
     pub fetcher: Arc<Fetcher>,
@@ -102,12 +103,13 @@ impl Pipeline {
         ))
     }
 
-    /// Like [`Pipeline::new`], but returns while the rules are still compiling, for a
-    /// single cycle ([`run_once`]) whose requests go out meanwhile. Problems in the rules
-    /// surface from `run_once`, before it writes anything.
+    /// Like [`Pipeline::new`], but returns while the rules are still being checked, for a
+    /// single cycle ([`run_once`]) whose requests go out meanwhile; they are compiled when
+    /// the first entry needs them. Problems in the rules surface from `run_once`, before it
+    /// writes anything.
     pub fn start(config: Config, store: Arc<Store>) -> Result<Self, SetupError> {
         let config = Arc::new(config);
-        let rules = Rules::compile_in_background(config.clone());
+        let rules = Rules::check_in_background(config.clone());
         let fetcher = Fetcher::new(&config.fetch)?;
         let deliverer = Deliverer::new(&config)?;
         Ok(Self::assemble(config, rules, fetcher, deliverer, store))
@@ -166,8 +168,9 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
         );
     }
     let mut report = CycleReport::default();
-    // Nothing is written unless the rules compiled: a configuration error stops the cycle.
-    if let Err(error) = pipeline.rules.get().await {
+    // Nothing is written unless the rules passed their checks: a configuration error stops
+    // the cycle.
+    if let Err(error) = pipeline.rules.checked().await {
         return Err(SetupError::Config(ConfigError::clone(&error)));
     }
     while let Some(first) = tasks.join_next().await {
@@ -190,6 +193,15 @@ pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleRe
                     report.failed += 1;
                 }
             }
+        }
+        // Entries are recorded as seen only once the rules they were evaluated by exist:
+        // should building them fail, the cycle stops before recording entries it did not
+        // evaluate (polls answered with 304 or without new entries, written before, lose
+        // nothing).
+        if pipeline.rules.demanded()
+            && let Err(error) = pipeline.rules.get().await
+        {
+            return Err(SetupError::Config(ConfigError::clone(&error)));
         }
         if !dry_run {
             let records: Vec<&PollRecord> = polls.iter().map(|p| &p.record).collect();

@@ -279,6 +279,11 @@ async fn evaluate_entries(
             }
         }
     }
+    if !to_evaluate.is_empty() {
+        // Building the rules (a single cycle builds them only when needed) overlaps
+        // fetching the articles.
+        pipeline.rules.demand();
+    }
     let feed_ref = AlertFeed {
         name: feed.name.clone(),
         url: feed.url.clone(),
@@ -369,8 +374,8 @@ async fn evaluate_entry(
     let found = match pipeline.rules.get().await {
         Ok(rules) => rules.evaluate(&subject),
         Err(error) => {
-            // `run_once` reports this and writes nothing; a daemon's rules are compiled
-            // before its first poll.
+            // `run_once` reports this and records none of the entries; a daemon's rules
+            // are compiled before its first poll.
             tracing::error!(%error, "rules unavailable; entry not evaluated");
             Vec::new()
         }
