@@ -236,7 +236,8 @@ fn keyword_evaluation(c: &mut Criterion) {
 }
 
 /// Compiling the typical 1,000-rule set (and the built-in people registry) at start-up:
-/// `newshound once` does it while its first requests are out, on a core it shares with them.
+/// `newshound once` checks them while its first requests are out, on a core it shares with
+/// them, and builds them (the rest of compiling) once an entry needs them.
 fn compilation(c: &mut Criterion) {
     let articles = articles();
     let (_rules, _naive, dir) = setup(&articles, 10);
@@ -244,6 +245,9 @@ fn compilation(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     group.bench_function("1,000 rules (10,000 terms) and the people registry", |b| {
         b.iter(|| RuleSet::compile(black_box(&config)).map(|rules| rules.len()))
+    });
+    group.bench_function("checking alone (no automaton)", |b| {
+        b.iter(|| RuleSet::check(black_box(&config)).is_ok())
     });
     group.finish();
 }
