@@ -59,6 +59,7 @@ impl Store {
             ));
         }
         Ok(Self {
+            reader: None,
             conn: std::sync::Mutex::new(conn),
             path: path.to_path_buf(),
         })

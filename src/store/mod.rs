@@ -324,6 +324,12 @@ pub struct OutboxCounts {
 
 /// The state database.
 pub struct Store {
+    /// A second connection for the reads a poll makes while it runs (seen entries, earlier
+    /// matches): in WAL mode it reads the last committed state while the writer commits
+    /// other polls, so a poll task never waits (blocking a runtime thread) for a write.
+    /// `None` for an in-memory database, where a second connection would be another
+    /// database; reads then go to the writer.
+    reader: Option<Mutex<Connection>>,
     conn: Mutex<Connection>,
     path: PathBuf,
 }
@@ -402,11 +408,33 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_error)?;
         let mut store = Self {
+            reader: None,
             conn: Mutex::new(conn),
             path,
         };
         store.migrate(version)?;
+        store.reader = store.open_reader().map(Mutex::new);
         Ok(store)
+    }
+
+    /// The reading connection, or `None` when there can be none (in memory) or it cannot be
+    /// opened; reads then share the writer's connection, as they did before.
+    fn open_reader(&self) -> Option<Connection> {
+        if self.path == Path::new(":memory:") {
+            return None;
+        }
+        // Like the writer, without creating the file: SQLite itself falls back to reading
+        // only where the file is not writable (a dry run on someone else's state).
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let reader = Connection::open_with_flags(&self.path, flags).ok()?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .ok()?;
+        // A safeguard: this connection never writes.
+        reader.pragma_update(None, "query_only", true).ok()?;
+        reader.set_prepared_statement_cache_capacity(16);
+        Some(reader)
     }
 
     fn migrate(&mut self, from: i64) -> Result<()> {
@@ -433,6 +461,14 @@ impl Store {
         // A panic while holding the lock cannot leave a half-done transaction behind
         // (rusqlite rolls back on drop), so the connection is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connection for a poll's reads (see [`Store::reader`](Self)): committed state only.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        match &self.reader {
+            Some(reader) => reader.lock().unwrap_or_else(|p| p.into_inner()),
+            None => self.conn(),
+        }
     }
 
     /// Whether the database answers (for readiness checks).
@@ -478,7 +514,7 @@ impl Store {
 
     /// The entries seen in a feed, by key.
     pub fn seen_entries(&self, feed_url: &str) -> Result<HashMap<String, KnownEntry>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut statement = conn.prepare_cached(
             "SELECT key, fingerprint, last_seen_ms FROM entries WHERE feed_url = ?1",
         )?;
@@ -505,7 +541,7 @@ impl Store {
         feed_url: &str,
         entry_key: &str,
     ) -> Result<HashMap<String, String>> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut statement = conn.prepare_cached(
             "SELECT rule, fingerprint FROM matches WHERE feed_url = ?1 AND entry_key = ?2",
         )?;

@@ -321,3 +321,42 @@ fn counters_accumulate_even_from_a_stale_copy_of_the_state() -> TestResult {
     assert_eq!(state.last_new_entry, Some(t(0)));
     Ok(())
 }
+
+#[test]
+fn a_poll_reads_committed_entries_without_waiting_for_a_write_in_progress() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = std::sync::Arc::new(Store::open_dir(dir.path())?);
+    store.record_poll(&poll("http://a/", t(0), &["1"], Vec::new()))?;
+    // Another poll's write, half done: the writer's connection is taken and its transaction
+    // is open.
+    let writer = store.conn();
+    writer.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT INTO entries (feed_url, key, fingerprint, first_seen_ms, last_seen_ms)
+         VALUES ('http://a/', '2', 'f', 0, 0);",
+    )?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let reading = store.clone();
+    std::thread::spawn(move || {
+        let seen = reading.seen_entries("http://a/").map(|seen| {
+            let mut keys: Vec<String> = seen.into_keys().collect();
+            keys.sort();
+            keys
+        });
+        let matched = reading.matches_of_entry("http://a/", "1").map(|m| m.len());
+        let _ = sender.send((
+            seen.map_err(|e| e.to_string()),
+            matched.map_err(|e| e.to_string()),
+        ));
+    });
+    // Generous: the reads take microseconds; sharing the writer's connection, they would
+    // wait until the transaction below ends, which it only does after this.
+    let received = receiver.recv_timeout(std::time::Duration::from_secs(60));
+    writer.execute_batch("ROLLBACK")?;
+    let (seen, matched) = received.map_err(|_| "the reads waited for the write")?;
+    assert_eq!(seen?, vec!["1".to_string()], "only what is committed");
+    assert_eq!(matched?, 0);
+    drop(writer);
+    assert_eq!(store.seen_entries("http://a/")?.len(), 1);
+    Ok(())
+}
