@@ -315,6 +315,24 @@ fn cli_prints_json_without_panic_reports() {
 }
 
 #[test]
+fn lengths_are_written_as_feedparser_writes_them() {
+    let feed = parse("atom10_content_types.xml");
+    let json = serde_json::to_value(first(&feed)).expect("JSON");
+    assert_eq!(json["enclosures"][0]["length"], "1234");
+    let links = json["links"].as_array().expect("links");
+    let enclosure = links
+        .iter()
+        .find(|l| l["rel"] == "enclosure")
+        .expect("the enclosure among the links");
+    assert_eq!(enclosure["length"], "1234");
+    let alternate = links
+        .iter()
+        .find(|l| l["rel"] != "enclosure")
+        .expect("another link");
+    assert!(alternate["length"].is_null(), "absent is null: {alternate}");
+}
+
+#[test]
 fn feed_level_links_and_publication_date_are_kept() {
     let atom = br#"<?xml version="1.0"?>
 <feed xmlns="http://www.w3.org/2005/Atom">

@@ -78,7 +78,8 @@ pub struct Link {
     /// Media type, when given.
     #[serde(rename = "type")]
     pub media_type: Option<String>,
-    /// Length in bytes, when given.
+    /// Length in bytes, when given (in JSON a string of digits, as feedparser gives it).
+    #[serde(serialize_with = "length_as_digits")]
     pub length: Option<u64>,
 }
 
@@ -90,8 +91,21 @@ pub struct Enclosure {
     /// Media type, when given.
     #[serde(rename = "type")]
     pub media_type: Option<String>,
-    /// Length in bytes, when given.
+    /// Length in bytes, when given (in JSON a string of digits, as feedparser gives it).
+    #[serde(serialize_with = "length_as_digits")]
     pub length: Option<u64>,
+}
+
+/// Writes a link's or enclosure's length as feedparser does, a string of digits (`null` when
+/// absent): readers comparing `newshound feed --json` with feedparser get equal values.
+fn length_as_digits<S: serde::Serializer>(
+    length: &Option<u64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match length {
+        Some(length) => serializer.collect_str(length),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// One item of a feed, normalised.
