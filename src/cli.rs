@@ -259,9 +259,6 @@ pub struct ExtractArgs {
 /// Runs the parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     crate::service::logging::init(cli.log_format, cli.log_level.as_deref());
-    if matches!(cli.command, Command::Once(_)) {
-        grow_heaps_in_large_steps();
-    }
     if matches!(cli.command, Command::Run(_) | Command::Once(_)) {
         // These build an HTTP client right after reading the configuration: its trusted
         // roots are read meanwhile.
@@ -289,20 +286,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
-}
-
-/// Asks glibc's allocator to grow its heaps 4 MiB at a time instead of page by page, for a
-/// process that runs one cycle and exits. Every growth of a thread's heap is an `mprotect`
-/// that takes the process's memory-map lock, which stalls the page faults of the other
-/// threads: a cycle over 1,000 feeds made ~830 of them. The daemon keeps the default, which
-/// holds its resident memory lower (about 1 MiB less with 100 feeds).
-fn grow_heaps_in_large_steps() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: `mallopt` only changes an allocator parameter (under the allocator's own
-        // lock); a refusal (return 0) leaves the default in place.
-        let _ = unsafe { libc::mallopt(libc::M_TOP_PAD, 4 << 20) };
-    }
 }
 
 /// Loads the configuration, printing every error; `Err(status)` is the exit status.
