@@ -156,15 +156,21 @@ pub struct CycleReport {
 /// Polls every feed once, now, then delivers what is due. With `dry_run`, nothing is
 /// written and nothing is delivered: the alerts are only returned.
 pub async fn run_once(pipeline: &Arc<Pipeline>, dry_run: bool) -> Result<CycleReport, SetupError> {
-    let states = pipeline.store.feed_states()?;
+    let mut states = pipeline.store.feed_states()?;
     let now = Timestamp::now();
     let mut tasks = JoinSet::new();
-    for feed in pipeline.config.feeds.iter().cloned() {
-        let pipeline = pipeline.clone();
-        let previous = states.get(&feed.url).cloned();
+    for (index, feed) in pipeline.config.feeds.iter().enumerate() {
+        // Each feed is configured once, so its state is taken, not copied; the task borrows
+        // its feed from the pipeline it holds instead of carrying a copy.
+        let previous = states.remove(&feed.url);
         let span = tracing::info_span!("poll", feed = %feed.name);
+        let pipeline = pipeline.clone();
         tasks.spawn(
-            async move { poll_feed(&pipeline, &feed, previous, now).await }.instrument(span),
+            async move {
+                let feed = &pipeline.config.feeds[index];
+                poll_feed(&pipeline, feed, previous, now).await
+            }
+            .instrument(span),
         );
     }
     let mut report = CycleReport::default();
