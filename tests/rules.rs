@@ -244,6 +244,37 @@ fn roles_resolve_by_the_articles_date() {
 }
 
 #[test]
+fn a_name_after_two_titles_in_apposition_is_the_speaker() {
+    for (text, speaker) in [
+        (
+            "По словам политолога, доцента МГИМО Глеба Савицкого, Макрон пытается занять место лидера Европы.",
+            "Gleb Savitsky",
+        ),
+        (
+            "За словами політолога, доцента КНУ Тараса Гнатюка, ситуація на фронті складна.",
+            "Taras Hnatiuk",
+        ),
+        (
+            "According to economist, professor Jane Smith, the talks failed.",
+            "Jane Smith",
+        ),
+    ] {
+        let found = statements(&format!("\n\n{text}"), "2025-03-06");
+        assert_eq!(found.len(), 1, "{text}: {found:#?}");
+        assert_eq!(found[0].speaker, speaker, "{text}");
+    }
+    // A title, a comma, then a clause: the name later in it is not the source.
+    let found = statements(
+        "\n\nПо словам эксперта, Макрон пытается занять место лидера Европы.",
+        "2025-03-06",
+    );
+    assert!(
+        found.iter().all(|s| s.speaker != "Emmanuel Macron"),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn a_quotation_interrupted_by_the_authors_words_between_dashes_is_attributed() {
     let found = statements(
         "\n\nМакрон накануне заявил, что Россия стала угрозой.\n\n\

@@ -979,13 +979,18 @@ impl<'a> Attributor<'a> {
                 });
             }
             if let Some((range, key)) = self.role_noun_starting_at(j, e, oblique) {
-                // A role followed by a name: the name decides.
+                // A role followed by a name: the name decides. The name may follow a second
+                // title in apposition ("по словам политолога, доцента МГИМО X").
                 let name = (range.end..e.min(range.end + 8))
                     .take_while(|&x| {
                         tokens[x].word
                             || tokens[x].quote.is_some()
                             || self.is_open_mark(x)
                             || !matches!(tokens[x].text.as_str(), "," | "." | ";" | ":")
+                            || (tokens[x].text == ","
+                                && tokens
+                                    .get(x + 1)
+                                    .is_some_and(|n| n.word && is_title_word(&n.text)))
                     })
                     .find_map(|x| self.people.mention_at(x));
                 if let Some(m) = name {
@@ -1001,6 +1006,18 @@ impl<'a> Attributor<'a> {
                     role: Some(self.doc[self.text_of(range.start, range.end)].to_string()),
                     tokens: range,
                 });
+            }
+            // Titles in apposition: "по словам политолога, доцента МГИМО X", "said the
+            // analyst, a former envoy X" — a comma between a title and another title.
+            if t.text == ","
+                && seen_title
+                && tokens
+                    .get(j + 1)
+                    .is_some_and(|n| n.word && is_title_word(&n.text))
+            {
+                j += 1;
+                steps += 1;
+                continue;
             }
             seen_title |= t.word && is_title_word(&t.text);
             let passable = t.word
