@@ -275,6 +275,26 @@ fn a_name_after_two_titles_in_apposition_is_the_speaker() {
 }
 
 #[test]
+fn he_after_a_source_named_in_the_genitive_is_that_source() {
+    for (text, speaker) in [
+        (
+            "По словам политолога Глеба Савицкого, Макрон пытается стать лидером после перепалки \
+             Дональда Трампа и Владимира Зеленского.\n\nОн также отметил, что Мерц готов к переговорам.",
+            "Gleb Savitsky",
+        ),
+        (
+            "За словами аналітика Тараса Бондарчука, Макрон хоче стати лідером після суперечки \
+             Дональда Трампа і Володимира Зеленського.\n\nВін також зазначив, що Мерц готовий до переговорів.",
+            "Taras Bondarchuk",
+        ),
+    ] {
+        let found = statements(&format!("\n\n{text}"), "2025-03-06");
+        assert_eq!(found.len(), 2, "{text}: {found:#?}");
+        assert!(found.iter().all(|s| s.speaker == speaker), "{found:#?}");
+    }
+}
+
+#[test]
 fn a_quotation_interrupted_by_the_authors_words_between_dashes_is_attributed() {
     let found = statements(
         "\n\nМакрон накануне заявил, что Россия стала угрозой.\n\n\

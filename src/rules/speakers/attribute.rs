@@ -330,7 +330,17 @@ impl<'a> Attributor<'a> {
                     }
                 } else {
                     let speaker = self.speaker_after(cue_end, e, true)?;
-                    self.people.entities[speaker.entity].oblique = true;
+                    let written = self.doc[self.text_of(speaker.tokens.start, speaker.tokens.end)]
+                        .to_string();
+                    let entity = &mut self.people.entities[speaker.entity];
+                    entity.oblique = true;
+                    // A name first met in the genitive ("за словами Тараса X", "по словам
+                    // Глеба Y") looked feminine to a guess from its written form (given
+                    // names in -а); its base form tells, for "він"/"он" later on.
+                    if entity.person.is_none() && entity.subject_forms.is_empty() {
+                        entity.female =
+                            super::mentions::guess_female(&super::mentions::base_form(&written));
+                    }
                     speaker
                 };
                 let at_start = tokens[s..k]

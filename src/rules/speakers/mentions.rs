@@ -619,7 +619,8 @@ fn same_surname(a: &str, b: &str) -> bool {
     long.starts_with(stem) && long[stem.len()..].chars().count() <= 3
 }
 
-fn guess_female(name: &str) -> Option<bool> {
+/// A person's gender guessed from a Cyrillic name in the nominative (`None`: no guess).
+pub(super) fn guess_female(name: &str) -> Option<bool> {
     let words: Vec<String> = name.split_whitespace().map(str::to_lowercase).collect();
     let last = words.last()?;
     let cyrillic = last.chars().any(|c| ('а'..='я').contains(&c));
