@@ -158,8 +158,9 @@ fn russian_word(word: &str) -> String {
             'ё' => "yo",
             'и' => "i",
             'й' => "y",
-            // "гх" occurs only in foreign names, for "gh" ("Сингх" is Singh).
-            'х' if i > 0 && lower_chars[i - 1] == 'г' => "h",
+            // "гх" and "кх" occur only in foreign names, for "gh" and "kh" ("Сингх" is
+            // Singh, "Буркхард" Burkhard), not "gkh" and "kkh".
+            'х' if i > 0 && matches!(lower_chars[i - 1], 'г' | 'к') => "h",
             'х' => "kh",
             'ъ' => "",
             'ы' => "y",
@@ -215,6 +216,7 @@ mod tests {
         assert_eq!(latin_name("Евгений Пригожин", false), "Yevgeniy Prigozhin");
         assert_eq!(latin_name("Алексей Навальный", false), "Aleksey Navalnyy");
         assert_eq!(latin_name("Сабрина Сингх", false), "Sabrina Singh");
+        assert_eq!(latin_name("Буркхард", false), "Burkhard");
     }
 
     #[test]
