@@ -295,6 +295,29 @@ fn he_after_a_source_named_in_the_genitive_is_that_source() {
 }
 
 #[test]
+fn words_relayed_by_a_speaker_are_the_speakers_statement() {
+    let found = statements(
+        "\n\nNATO Secretary General Mark Rutte said US Secretary of State Marco Rubio had \
+         assured ministers that the United States was \"as active in NATO as it has ever been\".",
+        "2025-04-04",
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].speaker, "Mark Rutte");
+    assert!(
+        found[0]
+            .text
+            .starts_with("US Secretary of State Marco Rubio had assured"),
+        "{found:#?}"
+    );
+    // "said on Tuesday that": no one in between, the content starts after "that".
+    let found = statements(
+        "\n\nMark Rutte said on Tuesday that the talks were useful.",
+        "2025-04-04",
+    );
+    assert_eq!(found[0].text, "the talks were useful");
+}
+
+#[test]
 fn a_quotation_interrupted_by_the_authors_words_between_dashes_is_attributed() {
     let found = statements(
         "\n\nМакрон накануне заявил, что Россия стала угрозой.\n\n\

@@ -592,7 +592,20 @@ impl<'a> Attributor<'a> {
                         "and" | "but" | "і" | "та" | "й" | "и" | "а" | "але" | "но"
                     )
             });
-        let found_that = that.is_some();
+        // "X said Y had assured ministers that ...": that "that" is Y's, and X's content is
+        // all of it — Y's words reach us through X (nested speech; the inner cue is then
+        // inside X's content and attributes nothing of its own).
+        let nested = that.is_some_and(|t| {
+            (start..t).any(|inner| {
+                tokens[inner].word
+                    && self
+                        .cue_at(inner, e)
+                        .is_some_and(|(class, _)| class == CueClass::Say)
+                    && (start..inner).any(|x| self.people.mention_at(x).is_some())
+            })
+        });
+        let that = that.filter(|_| !nested);
+        let found_that = that.is_some() || nested;
         if let Some(t) = that {
             start = t + 1;
         }
