@@ -52,7 +52,9 @@ impl Rules {
         let (compiled_sender, compiled_receiver) = tokio::sync::oneshot::channel();
         let (demand, demanded_receiver) = mpsc::sync_channel::<()>(1);
         let path = config.path.clone();
-        let spawned = std::thread::Builder::new()
+        // Should the thread not start, its closure and the senders in it are dropped, and
+        // both receivers report the loss.
+        let _ = std::thread::Builder::new()
             .name("compile-rules".into())
             .spawn(move || {
                 // A receiver may be gone (the cycle was abandoned): nothing to tell then.
@@ -72,7 +74,6 @@ impl Rules {
                     }
                 }
             });
-        let failed = spawned.is_err();
         let lost = move || {
             Arc::new(ConfigError {
                 diagnostics: vec![Diagnostic::whole_file(
@@ -83,18 +84,8 @@ impl Rules {
             })
         };
         let lost_too = lost.clone();
-        let checked = async move {
-            if failed {
-                return Err(lost());
-            }
-            checked_receiver.await.unwrap_or_else(|_| Err(lost()))
-        };
-        let compiled = async move {
-            if failed {
-                return Err(lost_too());
-            }
-            compiled_receiver.await.unwrap_or_else(|_| Err(lost_too()))
-        };
+        let checked = async move { checked_receiver.await.unwrap_or_else(|_| Err(lost())) };
+        let compiled = async move { compiled_receiver.await.unwrap_or_else(|_| Err(lost_too())) };
         Self(State::Deferred(Arc::new(Deferred {
             checked: checked.boxed().shared(),
             compiled: compiled.boxed().shared(),
