@@ -463,7 +463,7 @@ impl Store {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The connection for a poll's reads (see [`Store::reader`](Self)): committed state only.
+    /// The connection for a poll's reads (the `reader` field): committed state only.
     fn reader(&self) -> MutexGuard<'_, Connection> {
         match &self.reader {
             Some(reader) => reader.lock().unwrap_or_else(|p| p.into_inner()),
