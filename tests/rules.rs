@@ -318,6 +318,60 @@ fn words_relayed_by_a_speaker_are_the_speakers_statement() {
 }
 
 #[test]
+fn an_interview_in_question_and_answer_form_is_the_interviewees() {
+    let found = statements(
+        "\n\nЩо чекати від саміту, ми запитали у військового аналітика Тараса Бондарчука.\n\n\
+         — Пане Тарасе, Україна знову не отримає запрошення. Це поразка?\n\n\
+         — Я б не називав це поразкою. Запрошення — це політичне рішення.\n\n\
+         — А що з інструкторами?\n\n\
+         — Офіційно — ні. Шольц, наприклад, прямо сказав, що німецьких військ в Україні не буде.\n\n\
+         Водночас я не перебільшував би ризики для України.\n\n\
+         — Дякую за розмову.\n\n\
+         Раніше Зеленський заявив, що Україна готова до переговорів.",
+        "2024-07-05",
+    );
+    let answers: Vec<&str> = found
+        .iter()
+        .filter(|s| s.speaker == "Taras Bondarchuk")
+        .map(|s| s.text.as_str())
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            "Я б не називав це поразкою. Запрошення — це політичне рішення.",
+            "Офіційно — ні. Шольц, наприклад, прямо сказав, що німецьких військ в Україні не буде.",
+            "Водночас я не перебільшував би ризики для України.",
+        ],
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .all(|s| s.kind == StatementKind::Direct || s.speaker != "Taras Bondarchuk")
+    );
+    // Whom the interviewee quotes is not a speaker; the article goes on after the interview.
+    assert!(
+        found.iter().all(|s| s.speaker != "Olaf Scholz"),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|s| s.speaker == "Volodymyr Zelenskyy"),
+        "{found:#?}"
+    );
+
+    // Dash-led lines that are not an exchange (a list, one question) stay as they were.
+    let found = statements(
+        "\n\nМи поговорили з міністром про плани.\n\n— ремонт доріг;\n\n— нові школи;\n\n\
+         — Що далі?\n\n— Побачимо, — сказав Кулеба.",
+        "2024-07-05",
+    );
+    assert!(
+        found.iter().all(|s| s.speaker == "Dmytro Kuleba"),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn a_quotation_interrupted_by_the_authors_words_between_dashes_is_attributed() {
     let found = statements(
         "\n\nМакрон накануне заявил, что Россия стала угрозой.\n\n\

@@ -126,8 +126,21 @@ pub fn run(registry: &Registry, document: &Document, day: Option<Date>) -> Vec<S
         source: None,
         sentence: 0,
     };
+    let mut interviews = attributor.interviews();
+    for interview in &interviews {
+        for index in interview.sentences.clone() {
+            attributor.used_sentence[index] = true;
+        }
+        if let Some(name) = interview.genitive_name.clone() {
+            attributor.named_in_genitive(interview.interviewee, name);
+        }
+    }
     for index in 0..analysed.sentences.len() {
         attributor.sentence = index;
+        if let Some(at) = interviews.iter().position(|i| i.first_sentence == index) {
+            let interview = interviews.swap_remove(at);
+            attributor.drafts.extend(interview.answers);
+        }
         if !attributor.used_sentence[index] {
             attributor.sentence_statements(index);
         }
@@ -330,17 +343,7 @@ impl<'a> Attributor<'a> {
                     }
                 } else {
                     let speaker = self.speaker_after(cue_end, e, true)?;
-                    let written = self.doc[self.text_of(speaker.tokens.start, speaker.tokens.end)]
-                        .to_string();
-                    let entity = &mut self.people.entities[speaker.entity];
-                    entity.oblique = true;
-                    // A name first met in the genitive ("за словами Тараса X", "по словам
-                    // Глеба Y") looked feminine to a guess from its written form (given
-                    // names in -а); its base form tells, for "він"/"он" later on.
-                    if entity.person.is_none() && entity.subject_forms.is_empty() {
-                        entity.female =
-                            super::mentions::guess_female(&super::mentions::base_form(&written));
-                    }
+                    self.named_in_genitive(speaker.entity, speaker.tokens.clone());
                     speaker
                 };
                 let at_start = tokens[s..k]
@@ -950,6 +953,19 @@ impl<'a> Attributor<'a> {
             )
     }
 
+    /// Records that `entity` was named in the genitive at `tokens` ("за словами Тараса X",
+    /// "запитали у Тараса X"): it is then displayed in its base form, and its gender is
+    /// guessed from that form — given names in -а (Тараса, Глеба) look feminine as written,
+    /// which would send a later "він"/"он" elsewhere.
+    fn named_in_genitive(&mut self, entity: usize, tokens: Range<usize>) {
+        let written = self.doc[self.text_of(tokens.start, tokens.end)].to_string();
+        let entity = &mut self.people.entities[entity];
+        entity.oblique = true;
+        if entity.person.is_none() && entity.subject_forms.is_empty() {
+            entity.female = mentions::guess_female(&mentions::base_form(&written));
+        }
+    }
+
     /// The speaker after a cue (inverted order, "according to X").
     fn speaker_after(&self, from: usize, e: usize, oblique: bool) -> Option<Speaker> {
         let tokens = self.tokens();
@@ -1427,6 +1443,8 @@ impl<'a> Attributor<'a> {
         out
     }
 }
+
+mod interview;
 
 #[cfg(test)]
 mod tests;
