@@ -18,7 +18,7 @@ const INTRO_STEMS: &[&str] = &[
     "інтерв",
     "интерв",
     "бесед",
-    "спрос",
+    "спросил",
     "interview",
     "asked",
 ];
@@ -167,7 +167,8 @@ impl Attributor<'_> {
                     } else {
                         p.tokens.start
                     };
-                    (from < p.tokens.end).then(|| Draft {
+                    // As for any statement: at least two words.
+                    (self.words_in(from..p.tokens.end) >= 2).then(|| Draft {
                         entity: interviewee,
                         role: None,
                         kind: StatementKind::Direct,
