@@ -966,6 +966,16 @@ impl<'a> Attributor<'a> {
         }
     }
 
+    /// Whether token `at` is a comma with a title word after it: the titles either side are
+    /// in apposition ("политолога, доцента МГИМО X") and the name follows the second.
+    fn comma_before_title(&self, at: usize) -> bool {
+        let tokens = self.tokens();
+        tokens[at].text == ","
+            && tokens
+                .get(at + 1)
+                .is_some_and(|n| n.word && is_title_word(&n.text))
+    }
+
     /// The speaker after a cue (inverted order, "according to X").
     fn speaker_after(&self, from: usize, e: usize, oblique: bool) -> Option<Speaker> {
         let tokens = self.tokens();
@@ -1026,10 +1036,7 @@ impl<'a> Attributor<'a> {
                             || tokens[x].quote.is_some()
                             || self.is_open_mark(x)
                             || !matches!(tokens[x].text.as_str(), "," | "." | ";" | ":")
-                            || (tokens[x].text == ","
-                                && tokens
-                                    .get(x + 1)
-                                    .is_some_and(|n| n.word && is_title_word(&n.text)))
+                            || self.comma_before_title(x)
                     })
                     .find_map(|x| self.people.mention_at(x));
                 if let Some(m) = name {
@@ -1046,14 +1053,9 @@ impl<'a> Attributor<'a> {
                     tokens: range,
                 });
             }
-            // Titles in apposition: "по словам политолога, доцента МГИМО X", "said the
-            // analyst, a former envoy X" — a comma between a title and another title.
-            if t.text == ","
-                && seen_title
-                && tokens
-                    .get(j + 1)
-                    .is_some_and(|n| n.word && is_title_word(&n.text))
-            {
+            // Titles in apposition: "по словам экономиста, профессора ВШЭ X", "according to
+            // economist, professor X" — a comma between a title and another title.
+            if seen_title && self.comma_before_title(j) {
                 j += 1;
                 steps += 1;
                 continue;

@@ -149,10 +149,8 @@ impl Attributor<'_> {
                 }
                 j += 1;
             }
-            let Some(&(end, _)) = turns.last() else {
-                i += 1;
-                continue;
-            };
+            // The first question is always a turn.
+            let end = turns.last().map_or(i, |&(k, _)| k);
             if questions < 2 {
                 i = end + 1;
                 continue;
