@@ -12,6 +12,10 @@
 //! `newshound once` cycle: wall time, requests/s, CPU seconds, peak RSS, alerts, and the
 //! time from publication on the server to the alert appearing in the alert file.
 //!
+//! `floor` mode: alternates an all-304 `newshound once` cycle with the same 1,000
+//! conditional requests sent by bare reqwest, to show how much of the cycle the HTTP stack
+//! alone takes.
+//!
 //! `run` mode: starts the daemon, measures the time to its first request, publishes new
 //! entries at random moments for `--seconds`, then lets it idle and measures idle CPU and
 //! RSS.
@@ -42,6 +46,10 @@ enum Mode {
     /// Only serve the feeds (and write the matching config) for `--seconds`, for running and
     /// profiling newshound by hand against them.
     Serve,
+    /// After a priming run, alternates `--rounds` times a `newshound once` cycle where every
+    /// feed answers 304 with the same conditional requests sent by bare reqwest from a fresh
+    /// client (no newshound code): the floor the HTTP stack sets under such a cycle.
+    Floor,
 }
 
 /// Load harness for newshound.
@@ -107,6 +115,9 @@ struct Options {
     /// command instead of the measured cycle.
     #[arg(long)]
     wrap_priming: Option<String>,
+    /// Rounds of `floor` mode.
+    #[arg(long, default_value_t = 20)]
+    rounds: usize,
 }
 
 /// What the synthetic web looks like and what was requested.
@@ -433,7 +444,7 @@ fn write_config(
     let scrape = !options.no_scrape;
     let jitter = &options.article_jitter;
     let mut toml = format!(
-        "state_dir = \"state\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"60s\"\nbackfill = \"24h\"\nscrape = {scrape}\n\n[fetch]\nconcurrency = 64\nper_host = 64\nallow_private = [\"127.0.0.1/32\"]\n\n[extract]\njitter = \"{jitter}\"\n\n"
+        "state_dir = \"state\"\n\n[defaults]\ninterval = \"{interval}\"\ntimeout = \"60s\"\nbackfill = \"24h\"\nscrape = {scrape}\n\n[fetch]\nconcurrency = {CONCURRENCY}\nper_host = {CONCURRENCY}\nallow_private = [\"127.0.0.1/32\"]\n\n[extract]\njitter = \"{jitter}\"\n\n"
     );
     for feed in 0..options.feeds {
         toml.push_str(&format!(
@@ -633,6 +644,7 @@ fn main() {
         Mode::Cycle => cycle(&options, &web, addr, &dir, &rules),
         Mode::Run => daemon(&options, &web, addr, &dir, &rules),
         Mode::Serve => serve(&options, addr, &dir, &rules),
+        Mode::Floor => floor(&options, addr, &dir, &rules),
     }
     if options.rss2email {
         rss2email(&options, &web, addr, &dir);
@@ -733,6 +745,164 @@ fn serve(options: &Options, addr: SocketAddr, dir: &Path, rules: &[Vec<String>])
         config.display()
     );
     std::thread::sleep(Duration::from_secs(options.seconds));
+}
+
+/// The concurrency `write_config` sets (`[fetch] concurrency` and `per_host`).
+const CONCURRENCY: usize = 64;
+
+fn floor(options: &Options, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
+    let config = write_config(dir, addr, options, rules, "15m");
+    let primed = once_command(options, &config, None).spawn();
+    let Ok(primed) = primed else {
+        eprintln!("cannot start {}", options.bin.display());
+        return;
+    };
+    if !wait_with_usage(primed, Instant::now()).success {
+        eprintln!("the priming run failed");
+        return;
+    }
+    let urls: Vec<String> = (0..options.feeds)
+        .map(|feed| format!("http://{addr}/feed/{feed}.xml"))
+        .collect();
+    let Some(etags) = two_thread_runtime().and_then(|runtime| runtime.block_on(learn_etags(&urls)))
+    else {
+        eprintln!("cannot read the feeds' ETags");
+        return;
+    };
+    let mut bare_cold = Vec::new();
+    let mut bare_warm = Vec::new();
+    let mut cycles = Vec::new();
+    for _ in 0..options.rounds {
+        // Like a process: a new runtime and a new client, so every connection is opened
+        // anew. Timed from the first request (building the client loads the system's CA
+        // certificates, which newshound does on a thread of its own meanwhile).
+        let Some(runtime) = two_thread_runtime() else {
+            return;
+        };
+        let (cold, warm) = runtime.block_on(async {
+            let client = bare_client();
+            let started = Instant::now();
+            let cold = conditional_requests(&client, &urls, &etags).await;
+            let cold_wall = started.elapsed();
+            let started = Instant::now();
+            let warm = conditional_requests(&client, &urls, &etags).await;
+            (
+                cold.map(|n| (n, cold_wall)),
+                warm.map(|n| (n, started.elapsed())),
+            )
+        });
+        runtime.shutdown_background();
+        match (cold, warm) {
+            (Some((n, cold_wall)), Some((m, warm_wall))) if n == urls.len() && m == urls.len() => {
+                bare_cold.push(cold_wall);
+                bare_warm.push(warm_wall);
+            }
+            _ => {
+                eprintln!("bare reqwest: not every feed answered 304; stopping");
+                return;
+            }
+        }
+        let Ok(child) = once_command(options, &config, None).spawn() else {
+            return;
+        };
+        let usage = wait_with_usage(child, Instant::now());
+        if !usage.success {
+            eprintln!("newshound once failed");
+            return;
+        }
+        cycles.push(usage.wall);
+    }
+    let describe = |label: &str, times: &mut Vec<Duration>| {
+        times.sort_unstable();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        if let (Some(first), Some(last)) = (times.first(), times.last()) {
+            println!(
+                "{label}: median {:.1} ms (min {:.1}, max {:.1}, {} rounds)",
+                ms(times[times.len() / 2]),
+                ms(*first),
+                ms(*last),
+                times.len()
+            );
+        }
+    };
+    println!(
+        "{} feeds answering 304, {CONCURRENCY} requests at a time, rounds alternated:",
+        urls.len()
+    );
+    describe(
+        "  bare reqwest, new runtime and client (connections opened)",
+        &mut bare_cold,
+    );
+    describe(
+        "  bare reqwest, the same client again (connections reused)",
+        &mut bare_warm,
+    );
+    describe("  newshound once, spawn to exit", &mut cycles);
+}
+
+fn two_thread_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .ok()
+}
+
+fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Each feed's ETag, from one plain request per feed.
+async fn learn_etags(urls: &[String]) -> Option<Vec<String>> {
+    use futures_util::StreamExt;
+    let client = bare_client();
+    let etags: Vec<Option<String>> = futures_util::stream::iter(urls)
+        .map(|url| {
+            let client = client.clone();
+            async move {
+                let response = client.get(url).send().await.ok()?;
+                let etag = response.headers().get(header::ETAG)?.to_str().ok()?;
+                Some(etag.to_string())
+            }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    etags.into_iter().collect()
+}
+
+/// Sends one conditional request per feed; the number answered 304, or `None` if a request
+/// failed.
+async fn conditional_requests(
+    client: &reqwest::Client,
+    urls: &[String],
+    etags: &[String],
+) -> Option<usize> {
+    use futures_util::StreamExt;
+    let statuses: Vec<Option<u16>> = futures_util::stream::iter(urls.iter().zip(etags))
+        .map(|(url, etag)| async move {
+            let response = client
+                .get(url)
+                .header(header::IF_NONE_MATCH, etag)
+                .send()
+                .await
+                .ok()?;
+            Some(response.status().as_u16())
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let statuses: Option<Vec<u16>> = statuses.into_iter().collect();
+    Some(
+        statuses?
+            .into_iter()
+            .filter(|&status| status == 304)
+            .count(),
+    )
 }
 
 fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
