@@ -7,7 +7,7 @@ use std::ops::Range;
 use jiff::civil::Date;
 
 use super::lexicon::{self, CueClass, Label, ROLE_NOUNS, is_title_word, pronoun};
-use super::mentions::{self, People};
+use super::mentions::{self, Case, People};
 use super::text::{self, Analysed, Token};
 use super::{Document, Statement, StatementKind};
 use crate::rules::normalize::fold_str;
@@ -48,7 +48,21 @@ struct Attributor<'a> {
     source: Option<usize>,
     /// The current sentence.
     sentence: usize,
+    /// A post announced by a sentence ending its paragraph with a colon ("X написав у
+    /// Telegram:"): whose it is, the paragraph it goes on in and the paragraphs it had.
+    post: Option<Post>,
 }
+
+/// See [`Attributor::post`].
+#[derive(Clone, Copy)]
+struct Post {
+    entity: usize,
+    paragraph: usize,
+    paragraphs: usize,
+}
+
+/// The most paragraphs an announced post is taken to have.
+const POST_PARAGRAPHS: usize = 4;
 
 const CONNECTIVES: &[&str] = &[
     "but",
@@ -125,14 +139,15 @@ pub fn run(registry: &Registry, document: &Document, day: Option<Date>) -> Vec<S
         drafts: Vec::new(),
         source: None,
         sentence: 0,
+        post: None,
     };
     let mut interviews = attributor.interviews();
     for interview in &interviews {
         for index in interview.sentences.clone() {
             attributor.used_sentence[index] = true;
         }
-        if let Some(name) = interview.genitive_name.clone() {
-            attributor.named_in_genitive(interview.interviewee, name);
+        if let Some((name, case)) = interview.oblique_name.clone() {
+            attributor.named_in_case(interview.interviewee, name, case);
         }
     }
     for index in 0..analysed.sentences.len() {
@@ -194,6 +209,9 @@ impl<'a> Attributor<'a> {
         if s >= e {
             return;
         }
+        if self.post_goes_on(index, s, e) {
+            return;
+        }
         let before = self.drafts.len();
         let paragraph_start = s == 0 || tokens[s - 1].paragraph != tokens[s].paragraph;
         if self.is_title_sentence(s) {
@@ -231,6 +249,94 @@ impl<'a> Attributor<'a> {
         if self.drafts.len() == before {
             self.continuation(index, s, e);
         }
+        if self.drafts.len() == before {
+            self.announce_post(s, e);
+        }
+    }
+
+    /// "Сидоренко написав у Telegram:" at the end of a paragraph, the post itself in the
+    /// paragraphs after it without quotation marks: records whose post follows.
+    fn announce_post(&mut self, s: usize, e: usize) {
+        let tokens = self.tokens();
+        let ends_paragraph = tokens
+            .get(e)
+            .is_none_or(|next| next.paragraph != tokens[e - 1].paragraph);
+        if tokens[e - 1].text != ":" || !ends_paragraph {
+            return;
+        }
+        let Some(k) = (s..e)
+            .find(|&k| tokens[k].word && matches!(self.cue_at(k, e), Some((CueClass::Say, _))))
+        else {
+            return;
+        };
+        let len = self.cue_at(k, e).map_or(1, |(_, len)| len);
+        let speaker = self
+            .subject_before(k, s)
+            .or_else(|| self.speaker_after(k + len, e, false));
+        self.post = speaker.map(|speaker| Post {
+            entity: speaker.entity,
+            paragraph: tokens[e - 1].paragraph + 1,
+            paragraphs: 0,
+        });
+    }
+
+    /// A sentence of an announced post: the paragraph's text so far is the poster's direct
+    /// speech, one statement per paragraph. A paragraph with a quotation or a verb of saying
+    /// of its own ends the post (the article speaks again).
+    fn post_goes_on(&mut self, index: usize, s: usize, e: usize) -> bool {
+        let Some(post) = self.post else {
+            return false;
+        };
+        let tokens = self.tokens();
+        let paragraph = tokens[s].paragraph;
+        let first_of_paragraph = s == 0 || tokens[s - 1].paragraph != paragraph;
+        if paragraph + 1 == post.paragraph && !first_of_paragraph {
+            // A later sentence of a paragraph already taken as the post's.
+            let Some(clause) = self.clause(s, e) else {
+                return false;
+            };
+            let piece = self
+                .drafts
+                .last_mut()
+                .filter(|d| d.paragraph == paragraph && d.entity == post.entity)
+                .and_then(|d| d.pieces.last_mut());
+            let Some(piece) = piece else {
+                return false;
+            };
+            piece.end = clause.end;
+            self.used_sentence[index] = true;
+            return true;
+        }
+        if paragraph != post.paragraph || !first_of_paragraph || post.paragraphs == POST_PARAGRAPHS
+        {
+            self.post = None;
+            return false;
+        }
+        let paragraph_end = tokens[s..].partition_point(|t| t.paragraph == paragraph) + s;
+        let own_voice = (s..paragraph_end).any(|t| {
+            tokens[t].quote.is_some() || (tokens[t].word && self.cue_at(t, paragraph_end).is_some())
+        });
+        let speaker = Speaker {
+            entity: post.entity,
+            role: None,
+            tokens: s..s,
+        };
+        let draft = (!own_voice)
+            .then(|| self.clause(s, e))
+            .flatten()
+            .and_then(|clause| self.draft(index, speaker, vec![clause], true));
+        let Some(draft) = draft else {
+            self.post = None;
+            return false;
+        };
+        self.drafts.push(draft);
+        self.used_sentence[index] = true;
+        self.post = Some(Post {
+            paragraph: paragraph + 1,
+            paragraphs: post.paragraphs + 1,
+            ..post
+        });
+        true
     }
 
     /// A label ("Source:", "Цитата:") at the start of a sentence: the label and the token
@@ -343,7 +449,7 @@ impl<'a> Attributor<'a> {
                     }
                 } else {
                     let speaker = self.speaker_after(cue_end, e, true)?;
-                    self.named_in_genitive(speaker.entity, speaker.tokens.clone());
+                    self.named_in_case(speaker.entity, speaker.tokens.clone(), Case::Genitive);
                     speaker
                 };
                 let at_start = tokens[s..k]
@@ -390,7 +496,8 @@ impl<'a> Attributor<'a> {
                         | ["this", ..]
                         | ["це", ..]
                         | ["это", ..]
-                ) && k - s <= 5
+                ) && k - s <= 12
+                    && tokens[s..k].iter().all(|t| t.quote.is_none())
                     && class != CueClass::Opinion;
                 let before = self.subject_before(k, s);
                 let inverted_ok = refers_back
@@ -405,6 +512,9 @@ impl<'a> Attributor<'a> {
                     None => None,
                 }
                 .or_else(|| self.sentence_subject(k, s, e))?;
+                if !speaker.tokens.is_empty() {
+                    self.learn_gender(speaker.entity, k);
+                }
                 if refers_back {
                     let previous = index.checked_sub(1)?;
                     if self.used_sentence[previous] {
@@ -953,16 +1063,39 @@ impl<'a> Attributor<'a> {
             )
     }
 
-    /// Records that `entity` was named in the genitive at `tokens` ("за словами Тараса X",
-    /// "запитали у Тараса X"): it is then displayed in its base form, and its gender is
-    /// guessed from that form — given names in -а (Тараса, Глеба) look feminine as written,
-    /// which would send a later "він"/"он" elsewhere.
-    fn named_in_genitive(&mut self, entity: usize, tokens: Range<usize>) {
+    /// Records that `entity` was named in an oblique case at `tokens` ("за словами Тараса
+    /// X", "поговорили з Тарасом X"): it is then displayed in its base form, and its gender
+    /// is guessed from that form — given names in -а (Тараса, Глеба) look feminine as
+    /// written, which would send a later "він"/"он" elsewhere.
+    fn named_in_case(&mut self, entity: usize, tokens: Range<usize>, case: Case) {
         let written = self.doc[self.text_of(tokens.start, tokens.end)].to_string();
         let entity = &mut self.people.entities[entity];
-        entity.oblique = true;
+        entity.oblique = Some(case);
         if entity.person.is_none() && entity.subject_forms.is_empty() {
-            entity.female = mentions::guess_female(&mentions::base_form(&written));
+            entity.female = mentions::guess_female(&mentions::base_form_of(&written, case));
+        }
+    }
+
+    /// Learns the gender of a person named without one from the verb of saying they are the
+    /// subject of: Ukrainian and Russian past tenses agree with it ("Мельничук повідомив",
+    /// "Данилюк сказала"), so a later "вона"/"она" does not go to a man whose name told
+    /// nothing.
+    fn learn_gender(&mut self, entity: usize, verb: usize) {
+        let word = self.tokens()[verb].text.as_str();
+        let word = word
+            .strip_suffix("ся")
+            .or_else(|| word.strip_suffix("сь"))
+            .unwrap_or(word);
+        let female = if word.ends_with("ла") {
+            Some(true)
+        } else if word.ends_with('в') || word.ends_with('л') {
+            Some(false)
+        } else {
+            None
+        };
+        let entity = &mut self.people.entities[entity];
+        if entity.person.is_none() && entity.female.is_none() && female.is_some() {
+            entity.female = female;
         }
     }
 

@@ -1292,7 +1292,9 @@ pub fn is_not_a_name(word: &str) -> bool {
         "норвегі",
         "норвеги",
         "даніі",
-        "дани",
+        "данія",
+        "дания",
+        "дании",
         "нідерланд",
         "нидерланд",
         "бельгі",
@@ -1384,7 +1386,6 @@ pub fn is_not_a_name(word: &str) -> bool {
         "груд",
         "январ",
         "феврал",
-        "март",
         "апрел",
         "ма",
         "июн",
@@ -1446,6 +1447,21 @@ pub fn is_not_a_name(word: &str) -> bool {
         "ранее",
         "нагадаємо",
         "напомним",
+        // Adverbs that open a sentence, capitalised only there ("Згодом Сидоренко уточнив").
+        "згодом",
+        "пізніше",
+        "позже",
+        "затем",
+        "потім",
+        "потом",
+        "тоді",
+        "тогда",
+        "сьогодні",
+        "сегодня",
+        // Institutions named before a person ("речника Єврокомісії Маркуса Вебера").
+        "єврокоміс",
+        "еврокомис",
+        "укренерго",
         "джерел",
         "источник",
         "цитат",
@@ -1926,7 +1942,9 @@ pub fn is_not_a_name(word: &str) -> bool {
     if !is_cyrillic(word) {
         return false;
     }
-    // Short entries are whole words; longer ones are stems.
+    // Entries of up to three letters are whole words; longer ones are stems. A stem of up
+    // to five letters takes an ending of at most two (дані-ї, берез-ня), so that names
+    // which start like it stay names (Данилюк, Березовський).
     static SETS: OnceLock<(HashSet<String>, HashSet<String>)> = OnceLock::new();
     let (short, stems) = SETS.get_or_init(|| {
         let folded = STEMS.iter().map(|s| fold_str(s));
@@ -1934,7 +1952,10 @@ pub fn is_not_a_name(word: &str) -> bool {
             folded.partition(|s| s.chars().count() <= 3);
         (short.into_iter().collect(), stems.into_iter().collect())
     });
-    short.contains(word) || prefixes(word, usize::MAX).any(|p| stems.contains(p))
+    short.contains(word)
+        || prefixes(word, usize::MAX).any(|p| {
+            stems.contains(p) && (p.chars().count() > 5 || word[p.len()..].chars().count() <= 2)
+        })
 }
 
 /// Particles inside names ("von der Leyen", "de Gaulle", "bin Salman").
@@ -2007,4 +2028,34 @@ pub enum Label {
     Details,
     /// Background: no new statement from the labels themselves.
     Background,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_months_and_institutions_are_not_names_but_names_like_them_are() {
+        for word in [
+            "Данії",
+            "Дании",
+            "березня",
+            "Єврокомісії",
+            "Згодом",
+            "Литві",
+        ] {
+            assert!(is_not_a_name(&fold_str(word)), "{word}");
+        }
+        // Марта is a given name as well as March in the genitive (written small in a date).
+        for word in [
+            "Данилюк",
+            "Данило",
+            "Березовський",
+            "Марта",
+            "Мартин",
+            "Литвиненко",
+        ] {
+            assert!(!is_not_a_name(&fold_str(word)), "{word}");
+        }
+    }
 }

@@ -20,8 +20,9 @@ pub struct Entity {
     pub forms: Vec<String>,
     /// Forms seen as the subject of a verb of saying (nominative).
     pub subject_forms: Vec<String>,
-    /// Whether it was named in an oblique case ("за словами X", "по словам X").
-    pub oblique: bool,
+    /// The oblique case it was named in ("за словами X": genitive, "поговорили з X":
+    /// instrumental), if any.
+    pub oblique: Option<Case>,
     /// Folded surname key (unknown people).
     pub key: String,
     /// Gender: Some(true) female.
@@ -95,10 +96,9 @@ impl People {
             .trim_end_matches("'s")
             .trim_end_matches("’s")
             .to_string();
-        if e.oblique && !e.subject_forms.contains(longest) {
-            base_form(&trimmed)
-        } else {
-            trimmed
+        match e.oblique {
+            Some(case) if !e.subject_forms.contains(longest) => base_form_of(&trimmed, case),
+            _ => trimmed,
         }
     }
 }
@@ -184,7 +184,7 @@ pub fn find(registry: &Registry, doc: &str, text: &Analysed, day: Option<Date>) 
                 person: Some(p),
                 forms: Vec::new(),
                 subject_forms: Vec::new(),
-                oblique: false,
+                oblique: None,
                 key: String::new(),
                 female: registry.people[p].gender.map(|g| g == Gender::Female),
                 role_keys: keys,
@@ -550,7 +550,7 @@ fn unknown_names(doc: &str, tokens: &[Token], people: &mut People) {
                     person: None,
                     forms: Vec::new(),
                     subject_forms: Vec::new(),
-                    oblique: false,
+                    oblique: None,
                     key: key.clone(),
                     female,
                     role_keys: Vec::new(),
@@ -657,9 +657,24 @@ pub(super) fn guess_female(name: &str) -> Option<bool> {
     None
 }
 
+/// A grammatical case a name can be written in, other than the nominative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    /// "за словами Олега Синєгубова", "по словам Марии Захаровой".
+    Genitive,
+    /// "поговорили з Олегом Коваленком", "побеседовали с Анной Петровой".
+    Instrumental,
+}
+
 /// The nominative of a Ukrainian or Russian name in the genitive ("Олега Синєгубова" ->
 /// "Олег Синєгубов"); other names are returned unchanged.
 pub fn base_form(name: &str) -> String {
+    base_form_of(name, Case::Genitive)
+}
+
+/// The nominative of a Ukrainian or Russian name written in `case` ("Олегом Коваленком" ->
+/// "Олег Коваленко" in the instrumental); other names are returned unchanged.
+pub fn base_form_of(name: &str, case: Case) -> String {
     let words: Vec<&str> = name.split_whitespace().collect();
     if !words.iter().any(|w| {
         w.chars()
@@ -667,26 +682,54 @@ pub fn base_form(name: &str) -> String {
     }) {
         return name.to_string();
     }
+    // Some names have none of the letters only Ukrainian writes; their instrumental endings
+    // still tell (Russian writes -ой, -ским: Миколою Точицьким is Ukrainian).
     let ukrainian = name
         .chars()
-        .any(|c| matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є'));
-    // Feminine genitive surnames end -ої/-ой/-ської; then the given name is feminine too.
-    let feminine = words.last().is_some_and(|w| {
-        w.ends_with("ої") || w.ends_with("ой") || w.ends_with("ії") && w.len() > 6
-    });
+        .any(|c| matches!(c, 'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є'))
+        || case == Case::Instrumental
+            && words.iter().any(|w| {
+                ["ою", "ею", "ським", "цьким", "зьким"]
+                    .iter()
+                    .any(|e| w.ends_with(e))
+            });
+    let feminine = match case {
+        // Feminine genitive surnames end -ої/-ой/-ської; then the given name is feminine too.
+        Case::Genitive => words.last().is_some_and(|w| {
+            w.ends_with("ої") || w.ends_with("ой") || w.ends_with("ії") && w.len() > 6
+        }),
+        // Feminine instrumentals end -ою/-ею (-ой/-ей in Russian); a masculine surname
+        // decides for a given name such as Микола (Миколою Точицьким), an undeclined one
+        // (Шевченко) leaves it to the given name.
+        Case::Instrumental => {
+            let feminine_ending = |w: &&str| {
+                ["ою", "ею", "єю", "ой", "ей"]
+                    .iter()
+                    .any(|e| w.ends_with(e))
+            };
+            let masculine_ending = |w: &&str| {
+                ["ом", "ем", "єм", "им", "ым"]
+                    .iter()
+                    .any(|e| w.ends_with(e))
+            };
+            words.last().is_some_and(feminine_ending)
+                || !words.iter().any(masculine_ending) && words.iter().any(feminine_ending)
+        }
+    };
+    let rules = match case {
+        Case::Genitive => genitive_rules(ukrainian, feminine),
+        Case::Instrumental => instrumental_rules(ukrainian, feminine),
+    };
     words
         .iter()
-        .map(|w| nominative(w, ukrainian, feminine))
+        .map(|w| nominative(w, rules))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-fn nominative(word: &str, ukrainian: bool, feminine: bool) -> String {
-    let replace = |suffix: &str, with: &str| -> Option<String> {
-        word.strip_suffix(suffix)
-            .map(|stem| format!("{stem}{with}"))
-    };
-    let rules: &[(&str, &str)] = if feminine {
+/// Endings of a word in the genitive and of its nominative, longest first.
+fn genitive_rules(ukrainian: bool, feminine: bool) -> &'static [(&'static str, &'static str)] {
+    if feminine {
         &[
             ("ської", "ська"),
             ("цької", "цька"),
@@ -736,9 +779,92 @@ fn nominative(word: &str, ukrainian: bool, feminine: bool) -> String {
             ("ля", "ль"),
             ("ря", "рь"),
             ("ы", "а"),
-            ("и", "а"),
+            // -и for -а after the letters that take no -ы (Луки, Ильи); other names in -и
+            // are foreign and not declined (Тьерри Бретона, Джорджи Мелони).
+            ("ки", "ка"),
+            ("ги", "га"),
+            ("хи", "ха"),
+            ("жи", "жа"),
+            ("ши", "ша"),
+            ("чи", "ча"),
+            ("щи", "ща"),
+            ("ьи", "ья"),
             ("а", ""),
         ]
+    }
+}
+
+/// Endings of a word in the instrumental and of its nominative, longest first.
+fn instrumental_rules(ukrainian: bool, feminine: bool) -> &'static [(&'static str, &'static str)] {
+    match (feminine, ukrainian) {
+        (true, true) => &[
+            ("ською", "ська"),
+            ("цькою", "цька"),
+            ("зькою", "зька"),
+            ("овою", "ова"),
+            ("евою", "ева"),
+            ("євою", "єва"),
+            ("іною", "іна"),
+            ("иною", "ина"),
+            ("ією", "ія"),
+            ("ею", "я"),
+            ("ою", "а"),
+        ],
+        (true, false) => &[
+            ("ской", "ская"),
+            ("цкой", "цкая"),
+            ("овой", "ова"),
+            ("евой", "ева"),
+            ("ёвой", "ёва"),
+            ("иной", "ина"),
+            ("ыной", "ына"),
+            ("ией", "ия"),
+            ("ьей", "ья"),
+            ("ой", "а"),
+        ],
+        (false, true) => &[
+            ("ським", "ський"),
+            ("цьким", "цький"),
+            ("зьким", "зький"),
+            ("овим", "ов"),
+            ("евим", "ев"),
+            ("євим", "єв"),
+            ("іним", "ін"),
+            ("иним", "ин"),
+            ("енком", "енко"),
+            ("Дмитром", "Дмитро"),
+            ("Петром", "Петро"),
+            ("Михайлом", "Михайло"),
+            ("Павлом", "Павло"),
+            ("ієм", "ій"),
+            ("рем", "р"),
+            ("лем", "ль"),
+            ("ою", "а"),
+            ("ом", ""),
+        ],
+        (false, false) => &[
+            ("ским", "ский"),
+            ("цким", "цкий"),
+            ("овым", "ов"),
+            ("евым", "ев"),
+            ("ёвым", "ёв"),
+            ("иным", "ин"),
+            ("ыным", "ын"),
+            // Undeclined in Russian, but a Ukrainian name spelt without і/ї/є is too.
+            ("енком", "енко"),
+            ("еем", "ей"),
+            ("ием", "ий"),
+            ("рем", "рь"),
+            ("лем", "ль"),
+            ("ом", ""),
+        ],
+    }
+}
+
+fn nominative(word: &str, rules: &[(&str, &str)]) -> String {
+    let replace = |suffix: &str, with: &str| -> Option<String> {
+        word.strip_suffix(suffix)
+            .map(|stem| format!("{stem}{with}"))
     };
     for (suffix, with) in rules {
         if word.chars().count() > suffix.chars().count() + 1
@@ -764,5 +890,30 @@ mod tests {
         assert_eq!(base_form("Дмитрия Медведева"), "Дмитрий Медведев");
         assert_eq!(base_form("Марии Захаровой"), "Мария Захарова");
         assert_eq!(base_form("Mark Rutte"), "Mark Rutte");
+        // Foreign names in -и are not declined in Russian; -и after к, г, ... is -а.
+        assert_eq!(base_form("Тьерри Буркхарда"), "Тьерри Буркхард");
+        assert_eq!(base_form("Джорджи Мелони"), "Джорджа Мелони");
+        assert_eq!(base_form("Луки Петрова"), "Лука Петров");
+    }
+
+    #[test]
+    fn instrumental_names_get_their_base_form() {
+        let cases = [
+            ("Олегом Коваленком", "Олег Коваленко"),
+            ("Тарасом Бондарчуком", "Тарас Бондарчук"),
+            ("Андрієм Синєгубовим", "Андрій Синєгубов"),
+            ("Миколою Точицьким", "Микола Точицький"),
+            ("Ігорем Тереховим", "Ігор Терехов"),
+            ("Ольгою Стефанішиною", "Ольга Стефанішина"),
+            ("Юлією Свириденко", "Юлія Свириденко"),
+            ("Андреем Волковым", "Андрей Волков"),
+            ("Игорем Ивановским", "Игорь Ивановский"),
+            ("Анной Петровой", "Анна Петрова"),
+            ("Марией Захаровой", "Мария Захарова"),
+            ("Alexander Stubb", "Alexander Stubb"),
+        ];
+        for (written, base) in cases {
+            assert_eq!(base_form_of(written, Case::Instrumental), base, "{written}");
+        }
     }
 }
