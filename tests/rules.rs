@@ -496,6 +496,33 @@ fn this_was_said_by_after_a_time_and_place_refers_to_the_sentence_before() {
 }
 
 #[test]
+fn a_second_verb_of_saying_joined_to_the_first_is_a_statement_of_its_own() {
+    let found = statements(
+        "\n\nХавьер Морено напомнил, что премьер-министр Педро Санчес неоднократно посещал \
+         Киев, и назвал поддержку Украины «вопросом европейской безопасности».",
+        "2025-04-03",
+    );
+    let texts: Vec<(&str, &str)> = found
+        .iter()
+        .map(|s| (s.speaker.as_str(), s.text.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            (
+                "Khavyer Moreno",
+                "премьер-министр Педро Санчес неоднократно посещал Киев"
+            ),
+            (
+                "Khavyer Moreno",
+                "назвал поддержку Украины «вопросом европейской безопасности»"
+            ),
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn an_institution_before_a_name_is_not_part_of_it() {
     let found = statements(
         "\n\nЗа словами речника Єврокомісії Маркуса Вебера, ЄС прискорить відправлення \

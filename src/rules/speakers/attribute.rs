@@ -499,7 +499,18 @@ impl<'a> Attributor<'a> {
                 ) && k - s <= 12
                     && tokens[s..k].iter().all(|t| t.quote.is_none())
                     && class != CueClass::Opinion;
-                let before = self.subject_before(k, s);
+                // "..., и назвал B" after a statement of this sentence: the same speaker.
+                let coordinated = (k >= s + 2
+                    && tokens[k - 2].text == ","
+                    && matches!(tokens[k - 1].text.as_str(), "and" | "і" | "та" | "й" | "и"))
+                .then(|| self.drafts.last().filter(|d| d.sentence == index))
+                .flatten()
+                .map(|d| Speaker {
+                    entity: d.entity,
+                    role: None,
+                    tokens: k..k,
+                });
+                let before = coordinated.or_else(|| self.subject_before(k, s));
                 let inverted_ok = refers_back
                     || k == s
                     || tokens[k - 1].quote.is_some()
@@ -743,6 +754,18 @@ impl<'a> Attributor<'a> {
         if let Some(q) = self.whole_quote(start, self.trim_end(start, e)) {
             return self.draft(index, speaker, vec![self.a.quotes[q].inner.clone()], true);
         }
+        // "напомнил, что A, и назвал B": a second verb of saying joined to the first is a
+        // statement of its own, found when attribution reaches that verb.
+        let e = (start..e.saturating_sub(2))
+            .find(|&t| {
+                tokens[t].text == ","
+                    && tokens[t].quote.is_none()
+                    && matches!(tokens[t + 1].text.as_str(), "and" | "і" | "та" | "й" | "и")
+                    && self
+                        .cue_at(t + 2, e)
+                        .is_some_and(|(class, _)| matches!(class, CueClass::Say | CueClass::Urge))
+            })
+            .unwrap_or(e);
         let mut pieces: Vec<Range<usize>> = self.clause(start, e).into_iter().collect();
         // A next sentence that goes on with the reported speech ("But ...").
         if let Some(next) = self.a.sentences.get(index + 1).cloned()
