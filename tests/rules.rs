@@ -207,6 +207,23 @@ fn attribution_quality_on_our_labelled_articles() {
     );
 }
 
+/// Who said what, in the order found.
+fn who_said_what(found: &[Statement]) -> Vec<(&str, &str)> {
+    found
+        .iter()
+        .map(|s| (s.speaker.as_str(), s.text.as_str()))
+        .collect()
+}
+
+/// What `speaker` said, in the order found.
+fn said_by<'a>(found: &'a [Statement], speaker: &str) -> Vec<&'a str> {
+    found
+        .iter()
+        .filter(|s| s.speaker == speaker)
+        .map(|s| s.text.as_str())
+        .collect()
+}
+
 fn statements(text: &str, day: &str) -> Vec<Statement> {
     let registry = Registry::builtin().expect("registry");
     attribute(&registry, &Document::from_plain(text), day.parse().ok())
@@ -330,13 +347,8 @@ fn an_interview_in_question_and_answer_form_is_the_interviewees() {
          Раніше Зеленський заявив, що Україна готова до переговорів.",
         "2024-07-05",
     );
-    let answers: Vec<&str> = found
-        .iter()
-        .filter(|s| s.speaker == "Taras Bondarchuk")
-        .map(|s| s.text.as_str())
-        .collect();
     assert_eq!(
-        answers,
+        said_by(&found, "Taras Bondarchuk"),
         [
             "Я б не називав це поразкою. Запрошення — це політичне рішення.",
             "Офіційно — ні. Шольц, наприклад, прямо сказав, що німецьких військ в Україні не буде.",
@@ -385,13 +397,8 @@ fn an_interview_with_q_and_a_labels_is_the_interviewees() {
          Earlier, Zelenskyy said Ukraine was ready for talks.",
         "2025-07-05",
     );
-    let answers: Vec<&str> = found
-        .iter()
-        .filter(|s| s.speaker == "Alexander Stubb")
-        .map(|s| s.text.as_str())
-        .collect();
     assert_eq!(
-        answers,
+        said_by(&found, "Alexander Stubb"),
         [
             "An invitation is a political decision. We are not there yet.",
             "Macron told me the door stays open, and I believe him.",
@@ -440,12 +447,8 @@ fn a_post_announced_with_a_colon_is_the_posters_until_the_article_speaks_again()
          що електропостачання вдалося відновити для половини споживачів.",
         "2025-11-18",
     );
-    let texts: Vec<(&str, &str)> = found
-        .iter()
-        .map(|s| (s.speaker.as_str(), s.text.as_str()))
-        .collect();
     assert_eq!(
-        texts,
+        who_said_what(&found),
         [
             (
                 "Ihor Sydorenko",
@@ -474,12 +477,8 @@ fn this_was_said_by_after_a_time_and_place_refers_to_the_sentence_before() {
          наголосила, що держава вперше компенсує громадам половину вартості.",
         "2025-10-02",
     );
-    let texts: Vec<(&str, &str)> = found
-        .iter()
-        .map(|s| (s.speaker.as_str(), s.text.as_str()))
-        .collect();
     assert_eq!(
-        texts,
+        who_said_what(&found),
         [
             (
                 "Oleksandr Melnychuk",
@@ -502,12 +501,8 @@ fn a_second_verb_of_saying_joined_to_the_first_is_a_statement_of_its_own() {
          Киев, и назвал поддержку Украины «вопросом европейской безопасности».",
         "2025-04-03",
     );
-    let texts: Vec<(&str, &str)> = found
-        .iter()
-        .map(|s| (s.speaker.as_str(), s.text.as_str()))
-        .collect();
     assert_eq!(
-        texts,
+        who_said_what(&found),
         [
             (
                 "Khavyer Moreno",

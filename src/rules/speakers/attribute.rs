@@ -87,6 +87,9 @@ const CONNECTIVES: &[&str] = &[
 
 const THAT: &[&str] = &["that", "що", "что", "how", "як", "как", "чтобы", "щоб"];
 
+/// "And" joining two verbs of saying of one speaker ("напомнил …, и назвал …").
+const AND: &[&str] = &["and", "і", "та", "й", "и"];
+
 const PREPOSITIONS: &[&str] = &[
     "по",
     "за",
@@ -264,12 +267,12 @@ impl<'a> Attributor<'a> {
         if tokens[e - 1].text != ":" || !ends_paragraph {
             return;
         }
-        let Some(k) = (s..e)
-            .find(|&k| tokens[k].word && matches!(self.cue_at(k, e), Some((CueClass::Say, _))))
-        else {
+        let Some((k, len)) = (s..e).find_map(|k| match self.cue_at(k, e) {
+            Some((CueClass::Say, len)) if tokens[k].word => Some((k, len)),
+            _ => None,
+        }) else {
             return;
         };
-        let len = self.cue_at(k, e).map_or(1, |(_, len)| len);
         let speaker = self
             .subject_before(k, s)
             .or_else(|| self.speaker_after(k + len, e, false));
@@ -502,7 +505,7 @@ impl<'a> Attributor<'a> {
                 // "..., и назвал B" after a statement of this sentence: the same speaker.
                 let coordinated = (k >= s + 2
                     && tokens[k - 2].text == ","
-                    && matches!(tokens[k - 1].text.as_str(), "and" | "і" | "та" | "й" | "и"))
+                    && AND.contains(&tokens[k - 1].text.as_str()))
                 .then(|| self.drafts.last().filter(|d| d.sentence == index))
                 .flatten()
                 .map(|d| Speaker {
@@ -760,7 +763,7 @@ impl<'a> Attributor<'a> {
             .find(|&t| {
                 tokens[t].text == ","
                     && tokens[t].quote.is_none()
-                    && matches!(tokens[t + 1].text.as_str(), "and" | "і" | "та" | "й" | "и")
+                    && AND.contains(&tokens[t + 1].text.as_str())
                     && self
                         .cue_at(t + 2, e)
                         .is_some_and(|(class, _)| matches!(class, CueClass::Say | CueClass::Urge))
@@ -1095,7 +1098,7 @@ impl<'a> Attributor<'a> {
         let entity = &mut self.people.entities[entity];
         entity.oblique = Some(case);
         if entity.person.is_none() && entity.subject_forms.is_empty() {
-            entity.female = mentions::guess_female(&mentions::base_form_of(&written, case));
+            entity.female = mentions::guess_female(&mentions::base_form(&written, case));
         }
     }
 
