@@ -518,6 +518,26 @@ fn a_second_verb_of_saying_joined_to_the_first_is_a_statement_of_its_own() {
 }
 
 #[test]
+fn a_verb_of_saying_inside_an_indirect_question_is_no_statement() {
+    let found = statements(
+        "\n\nAccording to government spokesman Stefan Kornelius, Merz told ministers that he \
+         expected a common European answer.\n\n\
+         Asked whether the chancellor had promised President Volodymyr Zelenskyy a further \
+         Patriot system, Kornelius declined to go into detail. \"I will not comment on numbers \
+         or calibres,\" he said.\n\n\
+         На запитання, чи пообіцяв канцлер Фрідріх Мерц нову систему Patriot, речник не \
+         відповів. Он не сказал, обещал ли Мерц новые системы Украине.",
+        "2025-09-17",
+    );
+    let speakers: HashSet<&str> = found.iter().map(|s| s.speaker.as_str()).collect();
+    assert_eq!(speakers, HashSet::from(["Stefan Kornelius"]), "{found:#?}");
+    assert!(
+        said_by(&found, "Stefan Kornelius").contains(&"I will not comment on numbers or calibres,"),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn an_institution_before_a_name_is_not_part_of_it() {
     let found = statements(
         "\n\nЗа словами речника Єврокомісії Маркуса Вебера, ЄС прискорить відправлення \

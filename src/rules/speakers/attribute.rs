@@ -87,6 +87,30 @@ const CONNECTIVES: &[&str] = &[
 
 const THAT: &[&str] = &["that", "що", "что", "how", "як", "как", "чтобы", "щоб"];
 
+/// Words that open a clause before a sentence's subject ("Asked whether …, X declined",
+/// "Відповідаючи на запитання, X …"), folded.
+const CLAUSE_OPENERS: &[&str] = &[
+    "asked",
+    "asking",
+    "answering",
+    "responding",
+    "speaking",
+    "when",
+    "while",
+    "although",
+    "though",
+    "відповідаючи",
+    "коментуючи",
+    "говорячи",
+    "хоча",
+    "коли",
+    "отвечая",
+    "комментируя",
+    "говоря",
+    "хотя",
+    "когда",
+];
+
 /// "And" joining two verbs of saying of one speaker ("напомнил …, и назвал …").
 const AND: &[&str] = &["and", "і", "та", "й", "и"];
 
@@ -419,6 +443,21 @@ impl<'a> Attributor<'a> {
                 .filter(|i| *i >= s)
                 .map(|i| tokens[i].text.as_str())
         };
+        // A verb inside an indirect question reports no statement: "Asked whether the
+        // chancellor had promised …", "на запитання, чи обіцяв …", "обещал ли …".
+        let in_question = (s..k)
+            .rev()
+            .take_while(|&i| tokens[i].text != ",")
+            .any(|i| match tokens[i].text.as_str() {
+                "whether" => true,
+                "if" => i > s && tokens[i - 1].text.starts_with("ask"),
+                "чи" => i > s && tokens[i - 1].text == ",",
+                _ => false,
+            })
+            || tokens.get(k + 1).is_some_and(|t| t.text == "ли");
+        if in_question {
+            return true;
+        }
         let first = previous(1);
         let second = previous(2);
         first.is_some_and(lexicon::is_blocker)
@@ -1350,7 +1389,14 @@ impl<'a> Attributor<'a> {
         let last = self.drafts.last().filter(|d| compatible(d.entity));
         // The subject of the previous sentence, when it made no statement.
         if let Some(previous) = index.checked_sub(1) {
-            let range = self.a.sentences[previous].tokens.clone();
+            let mut range = self.a.sentences[previous].tokens.clone();
+            // "Asked whether the chancellor had promised X, Kornelius declined": the subject
+            // comes after the clause that opens the sentence.
+            if CLAUSE_OPENERS.contains(&tokens[range.start].text.as_str())
+                && let Some(comma) = range.clone().find(|&t| tokens[t].text == ",")
+            {
+                range.start = comma + 1;
+            }
             let spoke = self.drafts.iter().any(|d| d.sentence == previous);
             if !spoke {
                 let subject = (range.start..range.end.min(range.start + 8))
