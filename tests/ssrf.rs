@@ -355,11 +355,36 @@ fn webhook_config(url: &str, allow: &str) -> String {
     )
 }
 
+/// A receiver on 127.0.0.1 and, where the machine has IPv6, on [::1] with the same port, so
+/// that "localhost:port" reaches it whichever address the resolver gives first: another test
+/// running beside this one may listen on [::1] with the port 127.0.0.1 gave us.
+async fn localhost_receiver() -> Vec<HostileServer> {
+    loop {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = v4.local_addr().expect("addr").port();
+        let v6: SocketAddr = format!("[::1]:{port}").parse().expect("addr");
+        let v6_free = match std::net::TcpListener::bind(v6) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(_) => false, // no IPv6 loopback: localhost is 127.0.0.1 only
+        };
+        let v4_addr = v4.local_addr().expect("addr");
+        drop(v4);
+        let mut receivers = vec![HostileServer::bind(v4_addr, None).await];
+        if v6_free {
+            receivers.push(HostileServer::bind(v6, None).await);
+        }
+        return receivers;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_urls_follow_the_same_allow_list() {
-    let receiver = HostileServer::start().await;
-    receiver.set("/hook", Behaviour::ok("application/json", "{\"ok\":true}"));
-    let port = receiver.addr.port();
+    let receivers = localhost_receiver().await;
+    for receiver in &receivers {
+        receiver.set("/hook", Behaviour::ok("application/json", "{\"ok\":true}"));
+    }
+    let port = receivers[0].addr.port();
     let dir = tempfile::tempdir().expect("tempdir");
 
     // An IP literal the guard refuses is a configuration error, located, with the fix.
@@ -402,7 +427,7 @@ async fn webhook_urls_follow_the_same_allow_list() {
     let error = item.last_error.unwrap_or_default();
     assert!(error.contains("private-address guard"), "{error}");
     assert!(!error.contains("/hook"), "the URL is never logged: {error}");
-    assert_eq!(receiver.connections(), 0);
+    assert_eq!(receivers.iter().map(|r| r.connections()).sum::<usize>(), 0);
 
     // Allow-listing the host (a local ntfy or Gotify) makes it work.
     let config = load(
@@ -413,5 +438,15 @@ async fn webhook_urls_follow_the_same_allow_list() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     let report = deliverer.deliver_due(&store).await.expect("pass");
     assert_eq!(report.sent, 1, "{report:?}");
-    assert_eq!(receiver.hits("/hook").len(), 1);
+    // A receiver records a request once its answer is out and the connection shut down,
+    // which can be after the deliverer has read the answer: wait for the record.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let hits = loop {
+        let hits: usize = receivers.iter().map(|r| r.hits("/hook").len()).sum();
+        if hits > 0 || std::time::Instant::now() > deadline {
+            break hits;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(hits, 1);
 }
