@@ -33,6 +33,18 @@ struct Speaker {
     tokens: Range<usize>,
 }
 
+impl Speaker {
+    /// A speaker not named at token `at` (a pronoun inside a cue, the poster of a post, the
+    /// speaker going on from before): no role, no naming tokens.
+    fn unnamed(entity: usize, at: usize) -> Self {
+        Speaker {
+            entity,
+            role: None,
+            tokens: at..at,
+        }
+    }
+}
+
 struct Attributor<'a> {
     registry: &'a Registry,
     doc: &'a str,
@@ -343,11 +355,7 @@ impl<'a> Attributor<'a> {
         let own_voice = (s..paragraph_end).any(|t| {
             tokens[t].quote.is_some() || (tokens[t].word && self.cue_at(t, paragraph_end).is_some())
         });
-        let speaker = Speaker {
-            entity: post.entity,
-            role: None,
-            tokens: s..s,
-        };
+        let speaker = Speaker::unnamed(post.entity, s);
         let draft = (!own_voice)
             .then(|| self.clause(s, e))
             .flatten()
@@ -484,11 +492,7 @@ impl<'a> Attributor<'a> {
                         .find_map(|t| pronoun(&t.text))
                         .flatten();
                     let entity = self.resolve_pronoun(female, k, index)?;
-                    Speaker {
-                        entity,
-                        role: None,
-                        tokens: cue_end..cue_end,
-                    }
+                    Speaker::unnamed(entity, cue_end)
                 } else {
                     let speaker = self.speaker_after(cue_end, e, true)?;
                     self.named_in_case(speaker.entity, speaker.tokens.clone(), Case::Genitive);
@@ -547,11 +551,7 @@ impl<'a> Attributor<'a> {
                     && AND.contains(&tokens[k - 1].text.as_str()))
                 .then(|| self.drafts.last().filter(|d| d.sentence == index))
                 .flatten()
-                .map(|d| Speaker {
-                    entity: d.entity,
-                    role: None,
-                    tokens: k..k,
-                });
+                .map(|d| Speaker::unnamed(d.entity, k));
                 let before = coordinated.or_else(|| self.subject_before(k, s));
                 let inverted_ok = refers_back
                     || k == s
@@ -1493,11 +1493,7 @@ impl<'a> Attributor<'a> {
                 None => return,
             },
         };
-        let speaker = Speaker {
-            entity,
-            role: None,
-            tokens: s..s,
-        };
+        let speaker = Speaker::unnamed(entity, s);
         if let Some(draft) = self.draft(index, speaker, vec![content], true) {
             self.drafts.push(draft);
         }
@@ -1603,11 +1599,7 @@ impl<'a> Attributor<'a> {
         if (s..e).any(|t| tokens[t].start >= quote.end && self.people.mention_at(t).is_some()) {
             return;
         }
-        let speaker = Speaker {
-            entity: last.entity,
-            role: None,
-            tokens: s..s,
-        };
+        let speaker = Speaker::unnamed(last.entity, s);
         if let Some(draft) = self.draft(index, speaker, vec![quote.inner.clone()], true) {
             self.drafts.push(draft);
         }
