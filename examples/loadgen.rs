@@ -802,10 +802,11 @@ fn floor(options: &Options, addr: SocketAddr, dir: &Path, rules: &[Vec<String>])
                 return;
             }
         }
+        let started = Instant::now();
         let Ok(child) = once_command(options, &config, None).spawn() else {
             return;
         };
-        let usage = wait_with_usage(child, Instant::now());
+        let usage = wait_with_usage(child, started);
         if !usage.success {
             eprintln!("newshound once failed");
             return;
