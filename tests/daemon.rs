@@ -526,6 +526,100 @@ fn the_daemon_polls_alerts_and_stops_gracefully_on_sigterm() {
     assert_eq!(delivered(dir.path()).len(), 2);
 }
 
+#[test]
+fn sigusr1_polls_every_feed_now_except_those_asked_to_wait() {
+    const SIGUSR1: i32 = 10;
+    let server = TestServer::start_in_background();
+    let dir = tempfile::tempdir().expect("tempdir");
+    publish_one_peace_item(&server);
+    server.set_feed(
+        "/quiet.xml",
+        rss(&[Item {
+            guid: "q1",
+            title: "Weather",
+            body: "",
+            date: Some(minutes_ago(5)),
+        }]),
+        Some("\"q1\""),
+    );
+    server.set_feed("/busy.xml", rss(&[]), None);
+    server.fail_next("/busy.xml", 429, &[("Retry-After", "3600")], 1);
+    let feeds: String = [
+        ("Test", "/feed.xml"),
+        ("Quiet", "/quiet.xml"),
+        ("Busy", "/busy.xml"),
+    ]
+    .iter()
+    .map(|(name, path)| {
+        format!(
+            "[[feeds]]\nname = \"{name}\"\nurl = \"{}\"\ninterval = \"1h\"\n\n",
+            server.url(path)
+        )
+    })
+    .collect();
+    let config = write_config(
+        dir.path(),
+        &format!("{feeds}[[rules]]\nname = \"peace\"\nkeywords = [\"peace talks\"]\n"),
+    );
+    // One cycle first, so that every feed is next due in an hour (the busy one later still).
+    let once = Command::new(BIN)
+        .args(["once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run once");
+    assert!(once.status.success(), "{once:?}");
+    assert_eq!(delivered(dir.path()).len(), 1);
+    let mut daemon = common::process::Daemon::start(&config, dir.path().join("daemon.log"), |_| {});
+    daemon.wait_for_log("scheduler started", Duration::from_secs(20));
+    server.set_feed(
+        "/feed.xml",
+        rss(&[
+            Item {
+                guid: "2",
+                title: "More peace talks",
+                body: "",
+                date: Some(minutes_ago(0)),
+            },
+            Item {
+                guid: "1",
+                title: "Peace talks resume",
+                body: "",
+                date: Some(minutes_ago(2)),
+            },
+        ]),
+        None,
+    );
+
+    daemon.signal(SIGUSR1);
+    let log = daemon.wait_for_log("polled every feed as asked", Duration::from_secs(20));
+    let report = log
+        .lines()
+        .find(|line| line.contains("polled every feed as asked"))
+        .unwrap_or_default();
+    for field in ["polled=2", "not_modified=1", "failed=0", "held_back=1"] {
+        assert!(report.contains(field), "{field} in {report}");
+    }
+    assert_eq!(server.requests("/feed.xml").len(), 2);
+    let quiet = server.requests("/quiet.xml");
+    assert_eq!(quiet.len(), 2);
+    assert_eq!(quiet[1].if_none_match.as_deref(), Some("\"q1\""));
+    assert_eq!(quiet[1].status, 304);
+    // The server that asked to wait an hour is not asked again.
+    assert_eq!(server.requests("/busy.xml").len(), 1);
+    common::process::wait_until("the new entry's alert", Duration::from_secs(20), || {
+        delivered(dir.path()).len() == 2
+    });
+
+    // A second request is served the same way, and the daemon still stops cleanly.
+    daemon.signal(SIGUSR1);
+    common::process::wait_until("a second sweep", Duration::from_secs(20), || {
+        daemon.log().matches("polled every feed as asked").count() == 2
+    });
+    assert_eq!(server.requests("/quiet.xml").len(), 3);
+    assert!(daemon.stop().is_some_and(|status| status.success()));
+    assert_eq!(delivered(dir.path()).len(), 2);
+}
+
 /// Kills the daemon if the test fails half-way, so no process outlives the test.
 struct KillOnDrop(std::process::Child);
 

@@ -1,6 +1,6 @@
-//! The scheduler: owns time. It polls every feed on its own schedule (or all of them once),
-//! runs each poll through the pipeline, writes the result, and keeps the delivery worker
-//! going; it stops gracefully when asked.
+//! The scheduler: owns time. It polls every feed on its own schedule (or all of them once,
+//! or all of them now when asked while running), runs each poll through the pipeline,
+//! writes the result, and keeps the delivery worker going; it stops gracefully when asked.
 
 mod heartbeat;
 mod plan;
@@ -42,6 +42,10 @@ const WRITE_BATCH: usize = 256;
 
 /// How long [`run_once`] gathers finished polls before writing them.
 const WRITE_WINDOW: Duration = Duration::from_millis(50);
+
+/// How long the daemon's writer gathers polls finishing after the first before writing
+/// them together (a burst of polls answered 304 finishes within tens of milliseconds).
+const GATHER_WINDOW: Duration = Duration::from_millis(5);
 
 /// Delivered and dead alerts are kept this long for `status` and de-duplication.
 const OUTBOX_RETENTION: Duration = Duration::from_secs(30 * 86_400);
@@ -242,18 +246,28 @@ pub async fn run(
 ) -> Result<(), StoreError> {
     // The sender stays alive (and silent) until the scheduler returns.
     let (_fixed, pipelines) = watch::channel(pipeline);
-    run_reloadable(pipelines, shutdown, Arc::new(Heartbeat::default())).await
+    let never_asked = Arc::new(Notify::new());
+    run_reloadable(
+        pipelines,
+        shutdown,
+        Arc::new(Heartbeat::default()),
+        never_asked,
+    )
+    .await
 }
 
 /// Like [`run`], but every pipeline sent on `pipelines` replaces the running one (a
 /// configuration reload): feeds no longer configured stop being polled, new ones start (with
 /// the first-poll backfill rule when never polled before), the others keep their schedule
 /// and state; queued alerts stay queued and go to the new destinations. The loop stamps
-/// `heartbeat` on every turn and turns at least every `heartbeat.every()`.
+/// `heartbeat` on every turn and turns at least every `heartbeat.every()`. Each notification
+/// on `poll_now` makes every feed due at once (see [`PollNow`]); when the last of those
+/// polls is written, one log line says how long they took and what they found.
 pub async fn run_reloadable(
     mut pipelines: watch::Receiver<Arc<Pipeline>>,
     mut shutdown: watch::Receiver<bool>,
     heartbeat: Arc<Heartbeat>,
+    poll_now: Arc<Notify>,
 ) -> Result<(), StoreError> {
     let mut pipeline = pipelines.borrow_and_update().clone();
     let store = pipeline.store.clone();
@@ -265,10 +279,11 @@ pub async fn run_reloadable(
     ));
     let mut states = store.feed_states()?;
     let mut feeds: HashMap<String, FeedConfig> = HashMap::new();
-    let mut due: HashMap<String, Timestamp> = HashMap::new();
+    let mut due = plan::DueTimes::default();
     schedule_feeds(
         &pipeline.config,
         &states,
+        &HashSet::new(),
         &mut feeds,
         &mut due,
         Timestamp::now(),
@@ -279,37 +294,35 @@ pub async fn run_reloadable(
         "scheduler started"
     );
     let mut reloads_open = true;
-    let mut in_flight: HashSet<String> = HashSet::new();
-    let mut tasks: JoinSet<(String, Result<FeedState, StoreError>)> = JoinSet::new();
+    // A feed is either waiting in `due` or being polled in `in_flight`, never both: a turn
+    // of the loop then looks at the waiting ones' due times only, with no lookups.
+    let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut tasks: JoinSet<(String, Result<FeedState, String>)> = JoinSet::new();
+    let (recorder, records) = tokio::sync::mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_polls(store.clone(), records, wake_delivery.clone()));
     let mut next_maintenance = tokio::time::Instant::now();
+    let mut requested: Option<PollNow> = None;
     loop {
         heartbeat.beat();
         let now = Timestamp::now();
-        for (url, at) in &due {
-            if *at <= now
-                && !in_flight.contains(url)
-                && let Some(feed) = feeds.get(url)
-            {
-                in_flight.insert(url.clone());
-                spawn_poll(
+        for url in due.take_ready(now) {
+            if let Some(feed) = feeds.get(&url) {
+                let task = spawn_poll(
                     &mut tasks,
                     &pipeline,
                     feed.clone(),
-                    states.get(url).cloned(),
-                    &wake_delivery,
+                    states.get(&url).cloned(),
+                    &recorder,
                 );
+                in_flight.insert(task, url);
             }
         }
         if tokio::time::Instant::now() >= next_maintenance {
             maintain(&pipeline);
             next_maintenance = tokio::time::Instant::now() + MAINTENANCE_EVERY;
         }
-        let next_due = due
-            .iter()
-            .filter(|(url, _)| !in_flight.contains(*url))
-            .map(|(_, at)| *at)
-            .min();
-        let sleep_for = next_due
+        let sleep_for = due
+            .earliest()
             .map(|at| {
                 Duration::from_millis((at.as_millisecond() - now.as_millisecond()).max(0) as u64)
             })
@@ -318,30 +331,58 @@ pub async fn run_reloadable(
             .min(heartbeat.every());
         tokio::select! {
             _ = tokio::time::sleep(sleep_for) => {}
-            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                match joined {
-                    Ok((url, Ok(state))) => {
-                        in_flight.remove(&url);
-                        // A feed removed by a reload while it was polled is not rescheduled.
-                        if feeds.contains_key(&url) {
-                            due.insert(url.clone(), state.next_poll);
+            Some(first) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                // Every poll that has finished is taken in this turn: a turn looks at every
+                // feed's due time, so one turn per poll would make a burst of n polls cost
+                // n² of those looks.
+                let mut finished = vec![first];
+                while let Some(more) = tasks.try_join_next_with_id() {
+                    finished.push(more);
+                }
+                for joined in finished {
+                    let (url, outcome) = match joined {
+                        Ok((task, (url, outcome))) => {
+                            in_flight.remove(&task);
+                            (url, outcome)
                         }
-                        states.insert(url, state);
+                        Err(join_error) => {
+                            let Some(url) = in_flight.remove(&join_error.id()) else {
+                                continue;
+                            };
+                            (url, Err(format!("the poll task failed: {join_error}")))
+                        }
+                    };
+                    if let Some(sweep) = &mut requested {
+                        sweep.polled(&url, outcome.as_ref().ok());
                     }
-                    Ok((url, Err(error))) => {
-                        in_flight.remove(&url);
-                        // The poll's result could not be written; it is retried from scratch
-                        // (validators were not updated either).
-                        let again = feeds.get(&url).map_or(RECORD_RETRY, |feed| feed.interval.get().min(RECORD_RETRY));
-                        tracing::error!(feed_url = %url, retry_in = ?again, "cannot record poll: {}; the feed is polled again", store.describe_error(&error));
-                        if feeds.contains_key(&url) {
+                    // A feed removed by a reload while it was polled is not rescheduled.
+                    let Some(feed) = feeds.get(&url) else {
+                        continue;
+                    };
+                    match outcome {
+                        Ok(state) => {
+                            due.insert(url.clone(), state.next_poll);
+                            states.insert(url, state);
+                        }
+                        Err(error) => {
+                            // The poll's result was not written; it is retried from scratch
+                            // (validators were not updated either).
+                            let again = feed.interval.get().min(RECORD_RETRY);
+                            tracing::error!(feed_url = %url, retry_in = ?again, "cannot record poll: {error}; the feed is polled again");
                             due.insert(url, Timestamp::now() + jiff::SignedDuration::try_from(again).unwrap_or_default());
                         }
                     }
-                    Err(join_error) => {
-                        tracing::error!(%join_error, "a poll task failed");
-                        in_flight.clear();
-                    }
+                }
+                if let Some(sweep) = requested.take_if(|sweep| sweep.done()) {
+                    sweep.report();
+                }
+            }
+            () = poll_now.notified() => {
+                requested
+                    .get_or_insert_with(PollNow::default)
+                    .ask(&mut due, in_flight.values(), &states, Timestamp::now());
+                if let Some(sweep) = requested.take_if(|sweep| sweep.done()) {
+                    sweep.report();
                 }
             }
             changed = pipelines.changed(), if reloads_open => {
@@ -349,7 +390,15 @@ pub async fn run_reloadable(
                     reloads_open = false; // nobody can send a new configuration any more
                 } else {
                     pipeline = pipelines.borrow_and_update().clone();
-                    let changes = schedule_feeds(&pipeline.config, &states, &mut feeds, &mut due, Timestamp::now());
+                    let polling: HashSet<&String> = in_flight.values().collect();
+                    let changes = schedule_feeds(&pipeline.config, &states, &polling, &mut feeds, &mut due, Timestamp::now());
+                    if let Some(sweep) = &mut requested {
+                        // Feeds the new configuration dropped will not be polled.
+                        sweep.waiting.retain(|url| feeds.contains_key(url) || polling.contains(url));
+                    }
+                    if let Some(sweep) = requested.take_if(|sweep| sweep.done()) {
+                        sweep.report();
+                    }
                     tracing::info!(
                         feeds = feeds.len(),
                         added = changes.added,
@@ -375,16 +424,116 @@ pub async fn run_reloadable(
     })
     .await;
     if drained.is_err() {
-        // Safe to abandon: a poll writes its result in one transaction at its very end.
+        // Safe to abandon: a poll's result is written in one transaction after the poll.
         tracing::warn!(
             abandoned = tasks.len(),
             "abandoning polls still running after {SHUTDOWN_GRACE:?}"
         );
         tasks.abort_all();
     }
+    // The writer ends once it has written what the finished polls sent it.
+    drop(recorder);
+    let _ = writer.await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, delivery).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A request to poll every feed now (SIGUSR1 to `newshound run`), followed until the last
+/// of its polls is written. Feeds whose server last answered 429 or 503 keep their later
+/// due time: the server asked to wait, and asking again sooner is what gets clients
+/// blocked. Feeds being polled already count when their poll ends.
+#[derive(Debug)]
+struct PollNow {
+    started: std::time::Instant,
+    waiting: HashSet<String>,
+    polled: usize,
+    not_modified: usize,
+    failed: usize,
+    /// Polls whose result could not be written, or whose task failed.
+    lost: usize,
+    held_back: usize,
+}
+
+impl Default for PollNow {
+    fn default() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            waiting: HashSet::new(),
+            polled: 0,
+            not_modified: 0,
+            failed: 0,
+            lost: 0,
+            held_back: 0,
+        }
+    }
+}
+
+impl PollNow {
+    /// Makes every waiting feed due at `now`, except those whose server asked to wait, and
+    /// follows those and the feeds being `polling` already. A second request while the
+    /// first is followed adds to it.
+    fn ask<'a>(
+        &mut self,
+        due: &mut plan::DueTimes,
+        polling: impl Iterator<Item = &'a String>,
+        states: &HashMap<String, FeedState>,
+        now: Timestamp,
+    ) {
+        self.held_back = 0;
+        self.waiting.extend(polling.cloned());
+        due.update_all(|url, at| {
+            let asked_to_wait = *at > now
+                && states
+                    .get(url)
+                    .is_some_and(|state| matches!(state.last_status, Some(429 | 503)));
+            if asked_to_wait {
+                self.held_back += 1;
+            } else {
+                *at = (*at).min(now);
+                self.waiting.insert(url.clone());
+            }
+        });
+        tracing::info!(
+            feeds = self.waiting.len(),
+            held_back = self.held_back,
+            "polling every feed now, as asked"
+        );
+    }
+
+    /// Counts a finished poll of `url` (`None`: its result could not be written).
+    fn polled(&mut self, url: &str, state: Option<&FeedState>) {
+        if !self.waiting.remove(url) {
+            return;
+        }
+        match state {
+            None => self.lost += 1,
+            Some(state) => {
+                self.polled += 1;
+                if state.consecutive_failures > 0 {
+                    self.failed += 1;
+                } else if state.last_status == Some(304) {
+                    self.not_modified += 1;
+                }
+            }
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    fn report(self) {
+        tracing::info!(
+            polled = self.polled,
+            not_modified = self.not_modified,
+            failed = self.failed,
+            not_recorded = self.lost,
+            held_back = self.held_back,
+            elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            "polled every feed as asked"
+        );
+    }
 }
 
 /// What a new configuration changed in the set of polled feeds.
@@ -400,20 +549,24 @@ struct FeedChanges {
 fn schedule_feeds(
     config: &Config,
     states: &HashMap<String, FeedState>,
+    polling: &HashSet<&String>,
     feeds: &mut HashMap<String, FeedConfig>,
-    due: &mut HashMap<String, Timestamp>,
+    due: &mut plan::DueTimes,
     now: Timestamp,
 ) -> FeedChanges {
     let wanted: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
     let before = feeds.len();
     feeds.retain(|url, _| wanted.contains(url.as_str()));
-    due.retain(|url, _| wanted.contains(url.as_str()));
+    due.retain(|url| wanted.contains(url));
     let mut changes = FeedChanges {
         removed: before - feeds.len(),
         added: 0,
     };
     for feed in &config.feeds {
         match feeds.insert(feed.url.clone(), feed.clone()) {
+            // Dropped by an earlier configuration while being polled: the poll's end
+            // schedules it.
+            None if polling.contains(&feed.url) => changes.added += 1,
             None => {
                 let at = match states.get(&feed.url) {
                     Some(state) => state.next_poll,
@@ -428,9 +581,7 @@ fn schedule_feeds(
                         jiff::SignedDuration::try_from(feed.interval.get()).unwrap_or_default(),
                     )
                     .unwrap_or(now);
-                if let Some(at) = due.get_mut(&feed.url) {
-                    *at = (*at).min(sooner);
-                }
+                due.bring_forward(&feed.url, sooner);
             }
             Some(_) => {}
         }
@@ -477,30 +628,90 @@ async fn supervise_delivery(
     }
 }
 
+/// A finished poll on its way to the writer, with the way back to its task.
+struct PendingRecord {
+    record: PollRecord,
+    written: tokio::sync::oneshot::Sender<Result<FeedState, String>>,
+}
+
+/// Polls `feed` in a new task of `tasks` and hands its result to the writer; the task ends
+/// with the feed's new state once that is written. Returns the task's id.
 fn spawn_poll(
-    tasks: &mut JoinSet<(String, Result<FeedState, StoreError>)>,
+    tasks: &mut JoinSet<(String, Result<FeedState, String>)>,
     pipeline: &Arc<Pipeline>,
     feed: FeedConfig,
     previous: Option<FeedState>,
-    wake_delivery: &Arc<Notify>,
-) {
+    recorder: &tokio::sync::mpsc::UnboundedSender<PendingRecord>,
+) -> tokio::task::Id {
     let pipeline = pipeline.clone();
-    let wake = wake_delivery.clone();
+    let recorder = recorder.clone();
     let span = tracing::info_span!("poll", feed = %feed.name);
-    tasks.spawn(
-        async move {
-            let polled = poll_feed(&pipeline, &feed, previous, Timestamp::now()).await;
-            crate::observe::record_poll(&polled);
-            let result = pipeline.store.record_poll(&polled.record).map(|queued| {
-                if queued > 0 {
-                    wake.notify_one();
-                }
-                polled.record.state
-            });
-            (feed.url, result)
+    tasks
+        .spawn(
+            async move {
+                let polled = poll_feed(&pipeline, &feed, previous, Timestamp::now()).await;
+                crate::observe::record_poll(&polled);
+                let (written, wait) = tokio::sync::oneshot::channel();
+                let pending = PendingRecord {
+                    record: polled.record,
+                    written,
+                };
+                let stopped = || Err("the writer stopped before writing it".to_string());
+                let result = match recorder.send(pending) {
+                    Ok(()) => wait.await.unwrap_or_else(|_| stopped()),
+                    Err(_) => stopped(),
+                };
+                (feed.url, result)
+            }
+            .instrument(span),
+        )
+        .id()
+}
+
+/// Writes finished polls as they come: those finishing within [`GATHER_WINDOW`] of the
+/// first go in one transaction (a commit costs more than a poll that found nothing new, so
+/// a burst of polls is written in a few commits instead of one each). Should a shared
+/// transaction fail, each poll is written alone, so that one poll's problem is not every
+/// poll's. Wakes the delivery worker when alerts were queued; ends when every sender is
+/// gone.
+async fn write_polls(
+    store: Arc<Store>,
+    mut records: tokio::sync::mpsc::UnboundedReceiver<PendingRecord>,
+    wake_delivery: Arc<Notify>,
+) {
+    let mut batch = Vec::new();
+    while records.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let window_end = tokio::time::Instant::now() + GATHER_WINDOW;
+        while batch.len() < WRITE_BATCH {
+            let room = WRITE_BATCH - batch.len();
+            match tokio::time::timeout_at(window_end, records.recv_many(&mut batch, room)).await {
+                Ok(received) if received > 0 => {}
+                Ok(_) | Err(_) => break,
+            }
         }
-        .instrument(span),
-    );
+        let all: Vec<&PollRecord> = batch.iter().map(|pending| &pending.record).collect();
+        let results: Vec<Result<usize, StoreError>> = match store.record_polls(&all) {
+            // The count is for the whole batch; it only decides whether to wake the worker.
+            Ok(queued) => (0..batch.len())
+                .map(|index| Ok(if index == 0 { queued } else { 0 }))
+                .collect(),
+            Err(error) if batch.len() == 1 => vec![Err(error)],
+            Err(_) => all.iter().map(|record| store.record_poll(record)).collect(),
+        };
+        for (pending, result) in batch.drain(..).zip(results) {
+            let outcome = match result {
+                Ok(queued) => {
+                    if queued > 0 {
+                        wake_delivery.notify_one();
+                    }
+                    Ok(pending.record.state)
+                }
+                Err(error) => Err(store.describe_error(&error)),
+            };
+            // The task may have been abandoned at shutdown; its poll is written all the same.
+            let _ = pending.written.send(outcome);
+        }
+    }
 }
 
 fn maintain(pipeline: &Pipeline) {

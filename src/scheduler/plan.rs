@@ -1,8 +1,10 @@
 //! When to poll a feed next: its interval, stretched (never shortened) by what the
 //! publisher asks (`<ttl>`, `Cache-Control`, `Expires`, `Retry-After`) up to a cap, or
 //! backed off exponentially after failures — always with jitter so that feeds do not all
-//! fire at once, and never stopping for good.
+//! fire at once, and never stopping for good. [`DueTimes`] keeps those times for the feeds
+//! waiting for their next poll.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -58,6 +60,72 @@ pub fn first_poll(now: Timestamp, interval: Duration) -> Timestamp {
         .unwrap_or(now)
 }
 
+/// When each feed waiting for its next poll is due, with a lower bound of the earliest of
+/// those times at hand: the scheduler looks at every feed only when one may be due, not on
+/// every turn of its loop (a burst of a thousand polls ending turns it hundreds of times).
+#[derive(Debug, Default)]
+pub struct DueTimes {
+    at: HashMap<String, Timestamp>,
+    /// Never later than the earliest time in `at`; exact after [`DueTimes::take_ready`].
+    earliest: Option<Timestamp>,
+}
+
+impl DueTimes {
+    /// Sets when `url` is due.
+    pub fn insert(&mut self, url: String, at: Timestamp) {
+        self.lower_earliest(at);
+        self.at.insert(url, at);
+    }
+
+    /// Makes `url`, if waiting, due at `at` at the latest.
+    pub fn bring_forward(&mut self, url: &str, at: Timestamp) {
+        if let Some(due) = self.at.get_mut(url) {
+            *due = (*due).min(at);
+            self.lower_earliest(at);
+        }
+    }
+
+    /// Lets `change` move any due time, then takes the earliest anew.
+    pub fn update_all(&mut self, mut change: impl FnMut(&String, &mut Timestamp)) {
+        for (url, at) in &mut self.at {
+            change(url, at);
+        }
+        self.earliest = self.at.values().min().copied();
+    }
+
+    /// Keeps only the feeds `keep` says.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.at.retain(|url, _| keep(url));
+    }
+
+    /// Removes and returns the feeds due at `now`; looks at every feed only if one may be.
+    pub fn take_ready(&mut self, now: Timestamp) -> Vec<String> {
+        if self.earliest.is_none_or(|earliest| earliest > now) {
+            return Vec::new();
+        }
+        let ready: Vec<String> = self
+            .at
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(url, _)| url.clone())
+            .collect();
+        for url in &ready {
+            self.at.remove(url);
+        }
+        self.earliest = self.at.values().min().copied();
+        ready
+    }
+
+    /// A time no later than the earliest due time (`None`: no feed is waiting).
+    pub fn earliest(&self) -> Option<Timestamp> {
+        self.earliest
+    }
+
+    fn lower_earliest(&mut self, at: Timestamp) {
+        self.earliest = Some(self.earliest.map_or(at, |earliest| earliest.min(at)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +161,36 @@ mod tests {
             let at = after(now, Duration::from_secs(1000)).as_second();
             assert!((900..=1100).contains(&at), "{at}");
         }
+    }
+
+    #[test]
+    fn due_times_give_the_ready_feeds_once_and_know_the_next() {
+        let at = |second: i64| Timestamp::from_second(second).expect("time");
+        let mut due = DueTimes::default();
+        assert_eq!(due.take_ready(at(100)), Vec::<String>::new());
+        assert_eq!(due.earliest(), None);
+        due.insert("a".into(), at(10));
+        due.insert("b".into(), at(20));
+        due.insert("c".into(), at(30));
+        assert_eq!(due.earliest(), Some(at(10)));
+        assert_eq!(due.take_ready(at(5)), Vec::<String>::new());
+        let mut ready = due.take_ready(at(20));
+        ready.sort();
+        assert_eq!(ready, ["a", "b"]);
+        assert_eq!(due.earliest(), Some(at(30)));
+        assert_eq!(due.take_ready(at(20)), Vec::<String>::new());
+        // A feed set later than it was leaves the earliest a lower bound, which a scan
+        // makes exact without giving the feed early.
+        due.insert("c".into(), at(40));
+        assert_eq!(due.take_ready(at(35)), Vec::<String>::new());
+        assert_eq!(due.earliest(), Some(at(40)));
+        due.bring_forward("c", at(25));
+        due.bring_forward("gone", at(1));
+        assert_eq!(due.earliest(), Some(at(25)));
+        due.update_all(|_, time| *time = at(50));
+        assert_eq!(due.earliest(), Some(at(50)));
+        due.retain(|url| url != "c");
+        assert_eq!(due.take_ready(at(60)), Vec::<String>::new());
+        assert_eq!(due.earliest(), None);
     }
 }

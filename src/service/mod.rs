@@ -104,12 +104,14 @@ struct Service {
 /// What a signal asks for.
 enum Request {
     Reload,
+    PollNow,
     Stop,
 }
 
 #[cfg(unix)]
 struct Signals {
     hangup: tokio::signal::unix::Signal,
+    user1: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
     interrupt: tokio::signal::unix::Signal,
 }
@@ -120,6 +122,7 @@ impl Signals {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Self {
             hangup: signal(SignalKind::hangup())?,
+            user1: signal(SignalKind::user_defined1())?,
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
         })
@@ -128,6 +131,7 @@ impl Signals {
     async fn next(&mut self) -> Request {
         tokio::select! {
             _ = self.hangup.recv() => Request::Reload,
+            _ = self.user1.recv() => Request::PollNow,
             _ = self.terminate.recv() => Request::Stop,
             _ = self.interrupt.recv() => Request::Stop,
         }
@@ -155,7 +159,8 @@ impl Service {
         pipeline: Arc<Pipeline>,
         listen: Option<config::ListenAddr>,
     ) -> anyhow::Result<i32> {
-        // Before READY: from now on SIGHUP reloads instead of killing the process.
+        // Before READY: from now on SIGHUP reloads and SIGUSR1 polls instead of killing the
+        // process.
         let mut signals = Signals::install()?;
         let (pipelines_tx, pipelines) = watch::channel(pipeline.clone());
         let (stop_tx, stop) = watch::channel(false);
@@ -185,10 +190,12 @@ impl Service {
                 }
             }
         };
+        let poll_now = Arc::new(tokio::sync::Notify::new());
         let mut scheduler = tokio::spawn(scheduler::run_reloadable(
             pipelines.clone(),
             stop.clone(),
             self.heartbeat.clone(),
+            poll_now.clone(),
         ));
         notify::ready(&self.status_line(&pipeline).await);
         let informer = tokio::spawn(keep_systemd_informed(
@@ -203,6 +210,7 @@ impl Service {
             tokio::select! {
                 request = signals.next() => match request {
                     Request::Reload => self.reload(&pipelines_tx).await,
+                    Request::PollNow => poll_now.notify_one(),
                     Request::Stop => {
                         stopping = true;
                         notify::stopping();
