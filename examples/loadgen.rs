@@ -16,9 +16,19 @@
 //! conditional requests sent by bare reqwest, to show how much of the cycle the HTTP stack
 //! alone takes.
 //!
+//! `sweep` mode: after a priming run, starts the daemon (every feed next due in an hour)
+//! and `--rounds` times publishes new entries in the changed share of the feeds and asks
+//! the running daemon to poll every feed now (SIGUSR1): the wall time from the signal to
+//! its "polled every feed" line, and CPU per sweep. This is the cycle as newshound runs it,
+//! a service that stays up (rss2email starts anew from cron for each cycle).
+//!
 //! `run` mode: starts the daemon, measures the time to its first request, publishes new
 //! entries at random moments for `--seconds`, then lets it idle and measures idle CPU and
 //! RSS.
+//!
+//! With `--rss2email`, rss2email then fetches the same feeds twice (a first fetch, then one
+//! with the same share changed), and the second fetch's wall time is set beside
+//! newshound's measured cycle (`cycle`) or median sweep (`sweep`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, Seek};
@@ -50,6 +60,9 @@ enum Mode {
     /// feed answers 304 with the same conditional requests sent by bare reqwest from a fresh
     /// client (no newshound code): the floor the HTTP stack sets under such a cycle.
     Floor,
+    /// After a priming run, `--rounds` times: publish in the changed share of the feeds,
+    /// then ask the running daemon to poll every feed now (SIGUSR1) and time it.
+    Sweep,
 }
 
 /// Load harness for newshound.
@@ -115,7 +128,7 @@ struct Options {
     /// command instead of the measured cycle.
     #[arg(long)]
     wrap_priming: Option<String>,
-    /// Rounds of `floor` mode.
+    /// Rounds of `floor` and `sweep` mode.
     #[arg(long, default_value_t = 20)]
     rounds: usize,
 }
@@ -640,14 +653,36 @@ fn main() {
         options.rules,
         options.latency_ms
     );
-    match options.mode {
+    let measured = match options.mode {
         Mode::Cycle => cycle(&options, &web, addr, &dir, &rules),
-        Mode::Run => daemon(&options, &web, addr, &dir, &rules),
-        Mode::Serve => serve(&options, addr, &dir, &rules),
-        Mode::Floor => floor(&options, addr, &dir, &rules),
-    }
-    if options.rss2email {
-        rss2email(&options, &web, addr, &dir);
+        Mode::Sweep => sweep(&options, &web, addr, &dir, &rules),
+        Mode::Run => {
+            daemon(&options, &web, addr, &dir, &rules);
+            None
+        }
+        Mode::Serve => {
+            serve(&options, addr, &dir, &rules);
+            None
+        }
+        Mode::Floor => {
+            floor(&options, addr, &dir, &rules);
+            None
+        }
+    };
+    if options.rss2email
+        && let Some(theirs) = rss2email(&options, &web, addr, &dir)
+        && let Some(ours) = measured
+    {
+        let what = match options.mode {
+            Mode::Sweep => "the daemon's median sweep",
+            _ => "the measured `newshound once` cycle",
+        };
+        println!(
+            "side by side: rss2email's second fetch {:.2} s / {what} {:.1} ms = {:.0}x",
+            theirs.as_secs_f64(),
+            ours.as_secs_f64() * 1000.0,
+            theirs.as_secs_f64() / ours.as_secs_f64().max(1e-9)
+        );
     }
 }
 
@@ -679,7 +714,14 @@ fn once_command(options: &Options, config: &Path, wrap: Option<&str>) -> Command
     wrapped
 }
 
-fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
+/// Returns the measured cycle's wall time.
+fn cycle(
+    options: &Options,
+    web: &Arc<Web>,
+    addr: SocketAddr,
+    dir: &Path,
+    rules: &[Vec<String>],
+) -> Option<Duration> {
     let config = write_config(dir, addr, options, rules, "15m");
     // Priming: every entry is older than the backfill window, so it is recorded without
     // alerting or scraping.
@@ -687,7 +729,7 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
     let prime = once_command(options, &config, options.wrap_priming.as_deref()).spawn();
     let Ok(prime) = prime else {
         eprintln!("cannot start {}", options.bin.display());
-        return;
+        return None;
     };
     let usage = wait_with_usage(prime, started);
     println!(
@@ -705,7 +747,7 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
     let started = Instant::now();
     let mut measured = once_command(options, &config, options.wrap.as_deref());
     let Ok(child) = measured.spawn() else {
-        return;
+        return None;
     };
     let usage = wait_with_usage(child, started);
     let arrivals = watcher.finish();
@@ -734,6 +776,7 @@ fn cycle(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules:
             " (newshound FAILED)"
         }
     );
+    usage.success.then_some(usage.wall)
 }
 
 fn serve(options: &Options, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
@@ -813,32 +856,19 @@ fn floor(options: &Options, addr: SocketAddr, dir: &Path, rules: &[Vec<String>])
         }
         cycles.push(usage.wall);
     }
-    let describe = |label: &str, times: &mut Vec<Duration>| {
-        times.sort_unstable();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        if let (Some(first), Some(last)) = (times.first(), times.last()) {
-            println!(
-                "{label}: median {:.1} ms (min {:.1}, max {:.1}, {} rounds)",
-                ms(times[times.len() / 2]),
-                ms(*first),
-                ms(*last),
-                times.len()
-            );
-        }
-    };
     println!(
         "{} feeds answering 304, {CONCURRENCY} requests at a time, rounds alternated:",
         urls.len()
     );
-    describe(
+    describe_times(
         "  bare reqwest, new runtime and client (connections opened)",
         &mut bare_cold,
     );
-    describe(
+    describe_times(
         "  bare reqwest, the same client again (connections reused)",
         &mut bare_warm,
     );
-    describe("  newshound once, spawn to exit", &mut cycles);
+    describe_times("  newshound once, spawn to exit", &mut cycles);
 }
 
 fn two_thread_runtime() -> Option<tokio::runtime::Runtime> {
@@ -904,6 +934,134 @@ async fn conditional_requests(
             .filter(|&status| status == 304)
             .count(),
     )
+}
+
+/// The line the daemon logs when a sweep asked for by SIGUSR1 is written.
+const SWEEP_DONE: &str = "polled every feed as asked";
+
+/// Returns the median sweep's wall time.
+fn sweep(
+    options: &Options,
+    web: &Arc<Web>,
+    addr: SocketAddr,
+    dir: &Path,
+    rules: &[Vec<String>],
+) -> Option<Duration> {
+    let config = write_config(dir, addr, options, rules, "1h");
+    let Ok(primed) = once_command(options, &config, None).spawn() else {
+        eprintln!("cannot start {}", options.bin.display());
+        return None;
+    };
+    if !wait_with_usage(primed, Instant::now()).success {
+        eprintln!("the priming run failed");
+        return None;
+    }
+    // The daemon as a user runs it: its own default log level, its log read line by line
+    // (and timestamped on arrival) by a thread of ours.
+    let mut command = newshound(&options.bin, &["run"], &config);
+    command.env_remove("RUST_LOG").stderr(Stdio::piped());
+    let Ok(mut child) = command.spawn() else {
+        eprintln!("cannot start {}", options.bin.display());
+        return None;
+    };
+    let pid = child.id();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<(Instant, String)>();
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let wait_for = |needle: &str, timeout: Duration| -> Option<(Instant, String)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let (at, line) = lines.recv_timeout(left).ok()?;
+            if line.contains(needle) {
+                return Some((at, line));
+            }
+        }
+    };
+    let stop = |child: &mut Child| {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        let _ = child.wait();
+    };
+    if wait_for("scheduler started", Duration::from_secs(60)).is_none() {
+        eprintln!("the daemon did not start");
+        stop(&mut child);
+        return None;
+    }
+    let mut walls = Vec::new();
+    let mut own = Vec::new();
+    let mut changed_total = 0;
+    let requests_before = web.requests.load(Ordering::Relaxed);
+    let not_modified_before = web.not_modified.load(Ordering::Relaxed);
+    let cpu_before = process_cpu(pid);
+    for _ in 0..options.rounds {
+        changed_total += publish_share(web, 1.0 - options.not_modified);
+        let asked = Instant::now();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGUSR1) };
+        let Some((done, line)) = wait_for(SWEEP_DONE, Duration::from_secs(300)) else {
+            eprintln!("the daemon did not finish a sweep");
+            stop(&mut child);
+            return None;
+        };
+        walls.push(done - asked);
+        if let Some(ms) = line
+            .split("elapsed_ms=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|ms| ms.parse::<f64>().ok())
+        {
+            own.push(Duration::from_secs_f64(ms / 1000.0));
+        }
+        // Let the writes settle and the delivery worker run between rounds.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cpu = process_cpu(pid).saturating_sub(cpu_before);
+    let rss = process_rss_kib(pid);
+    stop(&mut child);
+    let requests = web.requests.load(Ordering::Relaxed) - requests_before;
+    let not_modified = web.not_modified.load(Ordering::Relaxed) - not_modified_before;
+    let rounds = walls.len().max(1);
+    println!(
+        "{} sweeps of {} feeds ({:.0} changed per sweep; {} requests, {} answered 304):",
+        walls.len(),
+        options.feeds,
+        changed_total as f64 / rounds as f64,
+        requests,
+        not_modified
+    );
+    let median = describe_times("  signal to \"polled every feed\" line", &mut walls);
+    describe_times("  the daemon's own elapsed_ms", &mut own);
+    println!(
+        "  cpu {:.1} ms per sweep (whole process over all rounds, pauses included), RSS after {:.1} MiB",
+        cpu.as_secs_f64() * 1000.0 / rounds as f64,
+        rss as f64 / 1024.0
+    );
+    median
+}
+
+/// Prints median, min and max of `times` under `label`; returns the median.
+fn describe_times(label: &str, times: &mut [Duration]) -> Option<Duration> {
+    times.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (first, last) = (times.first()?, times.last()?);
+    let median = times[times.len() / 2];
+    println!(
+        "{label}: median {:.1} ms (min {:.1}, max {:.1}, {} rounds)",
+        ms(median),
+        ms(*first),
+        ms(*last),
+        times.len()
+    );
+    Some(median)
 }
 
 fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
@@ -1025,7 +1183,8 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 /// Runs rss2email 3.x on the same feeds: a first fetch (every feed 200) and a second one in
 /// which the same share of feeds as in the measured cycle changed.
-fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
+/// Returns the second fetch's wall time.
+fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) -> Option<Duration> {
     let pydeps = PathBuf::from("target/pydeps");
     let have = Command::new("python3")
         .args(["-c", "import rss2email"])
@@ -1043,7 +1202,7 @@ fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
             .unwrap_or(false);
         if !installed {
             eprintln!("rss2email: cannot install it from PyPI; skipped");
-            return;
+            return None;
         }
     }
     let r2e_dir = dir.join("rss2email");
@@ -1059,7 +1218,7 @@ fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
     }
     if std::fs::write(&config, text).is_err() {
         eprintln!("rss2email: cannot write its config; skipped");
-        return;
+        return None;
     }
     let data = r2e_dir.join("rss2email.json");
     let run = |label: &str| {
@@ -1081,6 +1240,7 @@ fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
         match child {
             Ok(child) => {
                 let usage = wait_with_usage(child, started);
+                let wall = usage.success.then_some(usage.wall);
                 println!(
                     "rss2email {label}: wall {:.2} s, cpu {:.2} s, peak RSS {:.1} MiB{}",
                     usage.wall.as_secs_f64(),
@@ -1092,13 +1252,17 @@ fn rss2email(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path) {
                         " (exit status non-zero)"
                     }
                 );
+                wall
             }
-            Err(error) => eprintln!("rss2email: cannot start: {error}"),
+            Err(error) => {
+                eprintln!("rss2email: cannot start: {error}");
+                None
+            }
         }
     };
     run("first fetch (all feeds 200)");
     let changed = publish_share(web, 1.0 - options.not_modified);
     run(&format!(
         "second fetch ({changed} feeds changed, the rest 304)"
-    ));
+    ))
 }
