@@ -278,7 +278,7 @@ pub async fn run_reloadable(
         shutdown.clone(),
     ));
     let mut states = store.feed_states()?;
-    let mut feeds: HashMap<String, FeedConfig> = HashMap::new();
+    let mut feeds: HashMap<String, Arc<FeedConfig>> = HashMap::new();
     let mut due = plan::DueTimes::default();
     schedule_feeds(
         &pipeline.config,
@@ -297,7 +297,7 @@ pub async fn run_reloadable(
     // A feed is either waiting in `due` or being polled in `in_flight`, never both: a turn
     // of the loop then looks at the waiting ones' due times only, with no lookups.
     let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
-    let mut tasks: JoinSet<(String, Result<FeedState, String>)> = JoinSet::new();
+    let mut tasks: JoinSet<Result<FeedState, String>> = JoinSet::new();
     let (recorder, records) = tokio::sync::mpsc::unbounded_channel();
     let writer = tokio::spawn(write_polls(store.clone(), records, wake_delivery.clone()));
     let mut next_maintenance = tokio::time::Instant::now();
@@ -341,8 +341,10 @@ pub async fn run_reloadable(
                 }
                 for joined in finished {
                     let (url, outcome) = match joined {
-                        Ok((task, (url, outcome))) => {
-                            in_flight.remove(&task);
+                        Ok((task, outcome)) => {
+                            let Some(url) = in_flight.remove(&task) else {
+                                continue;
+                            };
                             (url, outcome)
                         }
                         Err(join_error) => {
@@ -550,7 +552,7 @@ fn schedule_feeds(
     config: &Config,
     states: &HashMap<String, FeedState>,
     polling: &HashSet<&String>,
-    feeds: &mut HashMap<String, FeedConfig>,
+    feeds: &mut HashMap<String, Arc<FeedConfig>>,
     due: &mut plan::DueTimes,
     now: Timestamp,
 ) -> FeedChanges {
@@ -563,7 +565,7 @@ fn schedule_feeds(
         added: 0,
     };
     for feed in &config.feeds {
-        match feeds.insert(feed.url.clone(), feed.clone()) {
+        match feeds.insert(feed.url.clone(), Arc::new(feed.clone())) {
             // Dropped by an earlier configuration while being polled: the poll's end
             // schedules it.
             None if polling.contains(&feed.url) => changes.added += 1,
@@ -635,11 +637,12 @@ struct PendingRecord {
 }
 
 /// Polls `feed` in a new task of `tasks` and hands its result to the writer; the task ends
-/// with the feed's new state once that is written. Returns the task's id.
+/// with the feed's new state once that is written. Returns the task's id, which its
+/// result comes back with.
 fn spawn_poll(
-    tasks: &mut JoinSet<(String, Result<FeedState, String>)>,
+    tasks: &mut JoinSet<Result<FeedState, String>>,
     pipeline: &Arc<Pipeline>,
-    feed: FeedConfig,
+    feed: Arc<FeedConfig>,
     previous: Option<FeedState>,
     recorder: &tokio::sync::mpsc::UnboundedSender<PendingRecord>,
 ) -> tokio::task::Id {
@@ -657,11 +660,10 @@ fn spawn_poll(
                     written,
                 };
                 let stopped = || Err("the writer stopped before writing it".to_string());
-                let result = match recorder.send(pending) {
+                match recorder.send(pending) {
                     Ok(()) => wait.await.unwrap_or_else(|_| stopped()),
                     Err(_) => stopped(),
-                };
-                (feed.url, result)
+                }
             }
             .instrument(span),
         )
