@@ -40,6 +40,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: poll every feed on its schedule and deliver alerts, until stopped.
+    ///
+    /// SIGHUP reloads the configuration, SIGUSR1 polls every feed now, SIGTERM stops.
     Run(ConfigArgs),
     /// Run one full cycle (poll every feed now, deliver what matched) and exit.
     Once(OnceArgs),
