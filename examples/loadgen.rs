@@ -795,13 +795,7 @@ const CONCURRENCY: usize = 64;
 
 fn floor(options: &Options, addr: SocketAddr, dir: &Path, rules: &[Vec<String>]) {
     let config = write_config(dir, addr, options, rules, "15m");
-    let primed = once_command(options, &config, None).spawn();
-    let Ok(primed) = primed else {
-        eprintln!("cannot start {}", options.bin.display());
-        return;
-    };
-    if !wait_with_usage(primed, Instant::now()).success {
-        eprintln!("the priming run failed");
+    if !prime(options, &config) {
         return;
     }
     let urls: Vec<String> = (0..options.feeds)
@@ -936,6 +930,20 @@ async fn conditional_requests(
     )
 }
 
+/// One `newshound once` on `config` (every entry old, so recorded without alerting), for
+/// the modes that measure what comes after it; says why it failed if it did.
+fn prime(options: &Options, config: &Path) -> bool {
+    let Ok(primed) = once_command(options, config, None).spawn() else {
+        eprintln!("cannot start {}", options.bin.display());
+        return false;
+    };
+    let succeeded = wait_with_usage(primed, Instant::now()).success;
+    if !succeeded {
+        eprintln!("the priming run failed");
+    }
+    succeeded
+}
+
 /// The line the daemon logs when a sweep asked for by SIGUSR1 is written.
 const SWEEP_DONE: &str = "polled every feed as asked";
 
@@ -948,12 +956,7 @@ fn sweep(
     rules: &[Vec<String>],
 ) -> Option<Duration> {
     let config = write_config(dir, addr, options, rules, "1h");
-    let Ok(primed) = once_command(options, &config, None).spawn() else {
-        eprintln!("cannot start {}", options.bin.display());
-        return None;
-    };
-    if !wait_with_usage(primed, Instant::now()).success {
-        eprintln!("the priming run failed");
+    if !prime(options, &config) {
         return None;
     }
     // The daemon as a user runs it: its own default log level, its log read line by line

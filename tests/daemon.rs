@@ -50,6 +50,28 @@ fn publish_one_peace_item(server: &TestServer) {
     );
 }
 
+/// A second matching entry appears above the first at `/feed.xml`.
+fn publish_a_second_peace_item(server: &TestServer) {
+    server.set_feed(
+        "/feed.xml",
+        rss(&[
+            Item {
+                guid: "2",
+                title: "More peace talks",
+                body: "",
+                date: Some(minutes_ago(0)),
+            },
+            Item {
+                guid: "1",
+                title: "Peace talks resume",
+                body: "",
+                date: Some(minutes_ago(2)),
+            },
+        ]),
+        None,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn new_entries_alert_once_and_304_costs_no_parse() {
     let server = TestServer::start().await;
@@ -475,24 +497,7 @@ fn the_daemon_polls_alerts_and_stops_gracefully_on_sigterm() {
         "the daemon delivered the alert"
     );
     // A second matching entry appears while the daemon runs.
-    server.set_feed(
-        "/feed.xml",
-        rss(&[
-            Item {
-                guid: "2",
-                title: "More peace talks",
-                body: "",
-                date: Some(minutes_ago(0)),
-            },
-            Item {
-                guid: "1",
-                title: "Peace talks resume",
-                body: "",
-                date: Some(minutes_ago(2)),
-            },
-        ]),
-        None,
-    );
+    publish_a_second_peace_item(&server);
     while delivered(dir.path()).len() < 2 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -571,24 +576,7 @@ fn sigusr1_polls_every_feed_now_except_those_asked_to_wait() {
     assert_eq!(delivered(dir.path()).len(), 1);
     let mut daemon = common::process::Daemon::start(&config, dir.path().join("daemon.log"), |_| {});
     daemon.wait_for_log("scheduler started", Duration::from_secs(20));
-    server.set_feed(
-        "/feed.xml",
-        rss(&[
-            Item {
-                guid: "2",
-                title: "More peace talks",
-                body: "",
-                date: Some(minutes_ago(0)),
-            },
-            Item {
-                guid: "1",
-                title: "Peace talks resume",
-                body: "",
-                date: Some(minutes_ago(2)),
-            },
-        ]),
-        None,
-    );
+    publish_a_second_peace_item(&server);
 
     daemon.signal(SIGUSR1);
     let log = daemon.wait_for_log("polled every feed as asked", Duration::from_secs(20));
