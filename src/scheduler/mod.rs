@@ -332,9 +332,8 @@ pub async fn run_reloadable(
         tokio::select! {
             _ = tokio::time::sleep(sleep_for) => {}
             Some(first) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                // Every poll that has finished is taken in this turn: a turn looks at every
-                // feed's due time, so one turn per poll would make a burst of n polls cost
-                // n² of those looks.
+                // Every poll that has finished is taken in this turn: a burst of polls
+                // ending costs a few turns of the loop, not one each.
                 let mut finished = vec![first];
                 while let Some(more) = tasks.try_join_next_with_id() {
                     finished.push(more);
@@ -433,9 +432,10 @@ pub async fn run_reloadable(
         );
         tasks.abort_all();
     }
-    // The writer ends once it has written what the finished polls sent it.
+    // The writer ends once it has written what the finished polls sent it (bounded, like
+    // the polls: a write that cannot finish is lost as an abandoned poll would be).
     drop(recorder);
-    let _ = writer.await;
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, delivery).await;
     tracing::info!("stopped");
     Ok(())
