@@ -47,6 +47,11 @@ const BATCH: usize = 100;
 /// Longest sleep of the worker when nothing is due (it also wakes when polls queue alerts).
 const IDLE: Duration = Duration::from_secs(60);
 
+/// How long the worker, woken by polls that queued alerts, waits for more before its pass:
+/// polls finish in bursts, and every pass reads the stories of the de-duplication window, so
+/// one pass for a burst instead of one per write.
+const WAKE_GATHER: Duration = Duration::from_millis(50);
+
 /// The time, injectable so schedules and retries can be tested without waiting.
 pub trait Clock: Send + Sync {
     /// Now.
@@ -862,7 +867,12 @@ pub async fn run_worker(
         };
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
-            _ = wake.notified() => {}
+            _ = wake.notified() => {
+                tokio::select! {
+                    _ = tokio::time::sleep(WAKE_GATHER) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
             _ = shutdown.changed() => return,
         }
     }
