@@ -990,8 +990,7 @@ fn sweep(
         }
     };
     let stop = |child: &mut Child| {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        signal(pid, libc::SIGTERM);
         let _ = child.wait();
     };
     if wait_for("scheduler started", Duration::from_secs(60)).is_none() {
@@ -1008,8 +1007,7 @@ fn sweep(
     for _ in 0..options.rounds {
         changed_total += publish_share(web, 1.0 - options.not_modified);
         let asked = Instant::now();
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGUSR1) };
+        signal(pid, libc::SIGUSR1);
         let Some((done, line)) = wait_for(SWEEP_DONE, Duration::from_secs(300)) else {
             eprintln!("the daemon did not finish a sweep");
             stop(&mut child);
@@ -1049,6 +1047,12 @@ fn sweep(
         rss as f64 / 1024.0
     );
     median
+}
+
+/// Sends `signal` to our child `pid` (not yet waited for, so the pid is still its own).
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) has no memory preconditions; the pid is our unreaped child's.
+    unsafe { libc::kill(pid as libc::pid_t, signal) };
 }
 
 /// Prints median, min and max of `times` under `label`; returns the median.
@@ -1116,8 +1120,7 @@ fn daemon(options: &Options, web: &Arc<Web>, addr: SocketAddr, dir: &Path, rules
     );
     let arrivals = watcher.finish();
     let lat = latencies(web, &arrivals);
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    signal(pid, libc::SIGTERM);
     let usage = wait_with_usage_child(&mut child, started);
     println!(
         "run: {} entries published over {} s, {} alerts; publication->alert p50 {} ms, p99 {} ms",
