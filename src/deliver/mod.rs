@@ -47,10 +47,14 @@ const BATCH: usize = 100;
 /// Longest sleep of the worker when nothing is due (it also wakes when polls queue alerts).
 const IDLE: Duration = Duration::from_secs(60);
 
-/// How long the worker, woken by polls that queued alerts, waits for more before its pass:
-/// polls finish in bursts, and every pass reads the stories of the de-duplication window, so
-/// one pass for a burst instead of one per write.
-const WAKE_GATHER: Duration = Duration::from_millis(50);
+/// How long the worker, woken by polls that queued alerts, waits for the wake-ups to stop
+/// before its pass: polls finish in bursts, and every pass reads the stories of the
+/// de-duplication window, so one pass for a burst instead of one per write.
+const WAKE_QUIET: Duration = Duration::from_millis(50);
+
+/// The longest a woken worker waits for a burst to end, so a daemon whose polls never pause
+/// (thousands of feeds) still delivers within a second.
+const WAKE_GATHER_AT_MOST: Duration = Duration::from_secs(1);
 
 /// The time, injectable so schedules and retries can be tested without waiting.
 pub trait Clock: Send + Sync {
@@ -868,12 +872,33 @@ pub async fn run_worker(
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = wake.notified() => {
-                tokio::select! {
-                    _ = tokio::time::sleep(WAKE_GATHER) => {}
-                    _ = shutdown.changed() => return,
+                if !wait_for_quiet(&wake, &mut shutdown, WAKE_QUIET, WAKE_GATHER_AT_MOST).await {
+                    return;
                 }
             }
             _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// After a wake-up: waits until `wake` has been silent for `quiet`, or `at_most` has passed
+/// since the call. `false` when shutdown was asked for meanwhile.
+async fn wait_for_quiet(
+    wake: &Notify,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    quiet: Duration,
+    at_most: Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + at_most;
+    loop {
+        let until = (tokio::time::Instant::now() + quiet).min(deadline);
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => return true,
+            _ = wake.notified() => {}
+            _ = shutdown.changed() => return false,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return true;
         }
     }
 }
@@ -1009,6 +1034,71 @@ mod tests {
         assert!(told >= Duration::from_secs(600));
         let hostile = retry_delay(0, Some(Duration::from_secs(365 * 86_400)));
         assert!(hostile <= Duration::from_secs(6 * 3600));
+    }
+
+    /// Wakes `wake` every `every` until `until` (in paused time), then stops.
+    fn keep_waking(wake: Arc<Notify>, every: Duration, until: Duration) {
+        tokio::spawn(async move {
+            let end = tokio::time::Instant::now() + until;
+            while tokio::time::Instant::now() + every <= end {
+                tokio::time::sleep(every).await;
+                wake.notify_one();
+            }
+        });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_woken_worker_waits_for_the_burst_to_end() {
+        let wake = Arc::new(Notify::new());
+        let (_stop, mut shutdown) = tokio::sync::watch::channel(false);
+        let quiet = Duration::from_millis(50);
+        // Wake-ups every 20 ms for 200 ms: the pass comes 50 ms after the last one.
+        keep_waking(
+            wake.clone(),
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+        );
+        let start = tokio::time::Instant::now();
+        assert!(wait_for_quiet(&wake, &mut shutdown, quiet, Duration::from_secs(1)).await);
+        assert_eq!(start.elapsed(), Duration::from_millis(250));
+        // No wake-up at all: the pass comes after `quiet`.
+        let start = tokio::time::Instant::now();
+        assert!(wait_for_quiet(&wake, &mut shutdown, quiet, Duration::from_secs(1)).await);
+        assert_eq!(start.elapsed(), quiet);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wake_ups_that_never_stop_do_not_hold_delivery_back() {
+        let wake = Arc::new(Notify::new());
+        let (_stop, mut shutdown) = tokio::sync::watch::channel(false);
+        keep_waking(
+            wake.clone(),
+            Duration::from_millis(20),
+            Duration::from_secs(5),
+        );
+        let start = tokio::time::Instant::now();
+        let at_most = Duration::from_secs(1);
+        assert!(wait_for_quiet(&wake, &mut shutdown, Duration::from_millis(50), at_most).await);
+        assert_eq!(start.elapsed(), at_most);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_the_wait_at_once() {
+        let wake = Arc::new(Notify::new());
+        let (stop, mut shutdown) = tokio::sync::watch::channel(false);
+        keep_waking(
+            wake.clone(),
+            Duration::from_millis(20),
+            Duration::from_secs(5),
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(130)).await;
+            let _ = stop.send(true);
+        });
+        let start = tokio::time::Instant::now();
+        let quiet = Duration::from_millis(50);
+        assert!(!wait_for_quiet(&wake, &mut shutdown, quiet, Duration::from_secs(1)).await);
+        assert_eq!(start.elapsed(), Duration::from_millis(130));
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub fn parse_date(input: &str) -> Option<Timestamp> {
     if text.is_empty() || text.len() > 100 {
         return None;
     }
+    if let Some(ts) = parse_canonical_rfc2822(text) {
+        return Some(ts);
+    }
     if !text.is_ascii()
         && let Some(ts) = parse_korean(text)
     {
@@ -35,6 +38,28 @@ pub fn parse_date(input: &str) -> Option<Timestamp> {
         return Some(ts);
     }
     parse_rfc822(text)
+}
+
+/// The form nearly every RSS feed writes (`Sat, 28 Nov 2026 01:00:00 +0000` or `GMT`),
+/// read by jiff's strict RFC 2822 parser: a fast path that gives what [`parse_rfc822`]
+/// gives. Left to the lenient parser: zone names other than GMT (jiff reads any it does not
+/// know as UTC, the lenient parser knows more of them, MSK and CEST among them) and
+/// three-digit years (jiff adds 1900, the lenient parser rejects them).
+fn parse_canonical_rfc2822(text: &str) -> Option<Timestamp> {
+    let zone = text.rsplit(' ').next()?;
+    let numeric = zone.len() == 5
+        && zone.starts_with(['+', '-'])
+        && zone[1..].bytes().all(|b| b.is_ascii_digit());
+    if !(numeric || zone == "GMT") {
+        return None;
+    }
+    let three_digits = |token: &str| token.len() == 3 && token.bytes().all(|b| b.is_ascii_digit());
+    if text.split_ascii_whitespace().any(three_digits) {
+        return None;
+    }
+    jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(text)
+        .ok()
 }
 
 /// Converts a date string to feed-rs's chrono type, so feed-rs dates use the same rules.
@@ -701,6 +726,61 @@ fn clock(token: &str) -> Option<Time> {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// The fast path reads the canonical form exactly as the lenient parser does.
+        #[test]
+        fn canonical_rfc2822_agrees_with_the_lenient_parser(
+            second in 0i64..4_102_444_800,
+            quarter_hours in -48i32..=56,
+            weekday in proptest::bool::ANY,
+            gmt in proptest::bool::ANY,
+            two_digit_year in proptest::bool::ANY,
+        ) {
+            let offset = if gmt { 0 } else { quarter_hours * 15 * 60 };
+            let zone = jiff::tz::TimeZone::fixed(
+                jiff::tz::Offset::from_seconds(offset).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?,
+            );
+            let Ok(instant) = jiff::Timestamp::from_second(second) else {
+                return Ok(());
+            };
+            let local = instant.to_zoned(zone);
+            let year = local.year();
+            if two_digit_year && !(1950..=2049).contains(&year) {
+                return Ok(());
+            }
+            let year = if two_digit_year { format!("{:02}", year % 100) } else { year.to_string() };
+            let zone = if gmt { "GMT".to_string() } else { local.strftime("%z").to_string() };
+            let text = format!(
+                "{}{} {} {year} {} {zone}",
+                if weekday { local.strftime("%a, ").to_string() } else { String::new() },
+                local.strftime("%d"),
+                local.strftime("%b"),
+                local.strftime("%H:%M:%S"),
+            );
+            let fast = super::parse_canonical_rfc2822(&text);
+            proptest::prop_assert!(fast.is_some(), "{text} not read by the fast path");
+            proptest::prop_assert_eq!(fast, super::parse_rfc822(&text), "{}", text);
+            proptest::prop_assert_eq!(fast, Some(instant), "{}", text);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_leaves_zone_names_and_three_digit_years_to_the_lenient_parser() {
+        for text in [
+            "Sat, 28 Nov 2026 04:00:00 MSK",
+            "Sat, 28 Nov 2026 04:00:00 CEST",
+            "Sat, 28 Nov 2026 04:00:00 EST",
+            "28 Nov 126 04:00:00 +0000",
+            "Sat, 28 Nov 2026 04:00:00",
+        ] {
+            assert_eq!(super::parse_canonical_rfc2822(text), None, "{text}");
+        }
+        assert_eq!(
+            super::parse_date("Sat, 28 Nov 2026 04:00:00 MSK"),
+            super::parse_date("Sat, 28 Nov 2026 01:00:00 GMT")
+        );
+    }
+
     use super::*;
 
     fn iso(input: &str) -> Option<String> {
