@@ -4,6 +4,8 @@
 //! - `record_poll`: one poll of a changed feed, 20 entries of which 2 are new, with one
 //!   match and one alert, in one transaction — reported as entries recorded per second;
 //! - a 304 poll (state only, no entries);
+//! - the seen-entries lookup of a changed feed's 20 entries in a busy feed that keeps 5,000
+//!   (the retention period's worth), beside reading all of them;
 //! - the outbox round trip of one alert: queued (`enqueue`), routed, picked up
 //!   (`due_alerts`) and marked sent (`mark_sent`) — reported as alerts per second.
 //!
@@ -137,6 +139,47 @@ fn record_poll(c: &mut Criterion) {
     group.finish();
 }
 
+/// Entries a busy feed keeps within the retention period (90 days of ~55 a day).
+const RETAINED: usize = 5000;
+
+fn seen_lookup(c: &mut Criterion) {
+    let (_dir, store) = populated();
+    let url = "https://busy.example/rss";
+    let at = Timestamp::now();
+    let record = PollRecord {
+        state: FeedState::new(url, "Busy", at),
+        at,
+        entries: (0..RETAINED)
+            .map(|e| SeenEntry {
+                key: format!("busy-{e}"),
+                fingerprint: format!("fp-{e}"),
+                published: Some(at),
+            })
+            .collect(),
+        matches: Vec::new(),
+        alerts: Vec::new(),
+    };
+    store.record_poll(&record).expect("poll");
+    // The document: the 18 newest known entries and 2 new ones.
+    let document: Vec<String> = (RETAINED - 18..RETAINED + 2)
+        .map(|e| format!("busy-{e}"))
+        .collect();
+    let mut group = c.benchmark_group("seen");
+    group.measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(ENTRIES_PER_POLL as u64));
+    group.bench_function("20 document entries looked up among 5,000 kept", |b| {
+        b.iter(|| {
+            store
+                .seen_among(url, document.iter().map(String::as_str))
+                .expect("seen")
+        })
+    });
+    group.bench_function("all 5,000 kept entries read (before)", |b| {
+        b.iter(|| store.seen_entries(url).expect("seen"))
+    });
+    group.finish();
+}
+
 /// What a poll answered with 304 writes: the feed's state only.
 fn not_modified(poll: usize, at: Timestamp) -> PollRecord {
     let feed = poll % FEEDS;
@@ -187,5 +230,5 @@ fn outbox(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, record_poll, outbox);
+criterion_group!(benches, record_poll, seen_lookup, outbox);
 criterion_main!(benches);

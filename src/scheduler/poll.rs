@@ -231,7 +231,8 @@ async fn evaluate_entries(
     first_poll: bool,
     now: Timestamp,
 ) -> Polled {
-    let seen = match pipeline.store.seen_entries(&feed.url) {
+    let keys = parsed.entries.iter().map(|entry| entry.key.as_str());
+    let seen = match pipeline.store.seen_among(&feed.url, keys) {
         Ok(seen) => seen,
         Err(error) => {
             let error = FetchError {

@@ -535,6 +535,39 @@ impl Store {
         Ok(seen)
     }
 
+    /// Which of `keys` were seen in a feed before, by key. Looked up one by one: a feed
+    /// keeps up to the retention period's entries (thousands for a busy one), of which a
+    /// document lists a few dozen.
+    pub fn seen_among<'k>(
+        &self,
+        feed_url: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<HashMap<String, KnownEntry>> {
+        // One statement for all keys, passed as a JSON array (SQLite's own JSON functions).
+        let keys = serde_json::to_string(&keys.into_iter().collect::<Vec<_>>())
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let conn = self.reader();
+        let mut statement = conn.prepare_cached(
+            "SELECT key, fingerprint, last_seen_ms FROM entries
+             WHERE feed_url = ?1 AND key IN (SELECT value FROM json_each(?2))",
+        )?;
+        let rows = statement.query_map([feed_url, &keys], |r| {
+            Ok((
+                r.get(0)?,
+                KnownEntry {
+                    fingerprint: r.get(1)?,
+                    last_seen_ms: r.get(2)?,
+                },
+            ))
+        })?;
+        let mut seen = HashMap::new();
+        for row in rows {
+            let (key, known) = row?;
+            seen.insert(key, known);
+        }
+        Ok(seen)
+    }
+
     /// Rules that already matched an entry, with the fingerprint they matched.
     pub fn matches_of_entry(
         &self,

@@ -56,6 +56,26 @@ fn a_poll_is_recorded_and_read_back() -> TestResult {
 }
 
 #[test]
+fn only_the_asked_entries_of_the_asked_feed_are_looked_up() -> TestResult {
+    let store = Store::open_in_memory()?;
+    store.record_poll(&poll("http://a/", t(0), &["1", "2", "3"], vec![]))?;
+    store.record_poll(&poll("http://b/", t(0), &["4"], vec![]))?;
+    let seen = store.seen_among("http://a/", ["2", "3", "4", "new", "2"])?;
+    let mut keys: Vec<&str> = seen.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["2", "3"]);
+    assert_eq!(seen.get("2").map(|k| k.fingerprint.as_str()), Some("f"));
+    assert_eq!(
+        seen,
+        store.seen_entries("http://a/").map(|mut all| {
+            all.remove("1");
+            all
+        })?
+    );
+    Ok(())
+}
+
+#[test]
 fn a_known_entry_is_current_until_its_content_changes_or_its_last_seen_time_is_due() -> TestResult {
     let store = Store::open_in_memory()?;
     store.record_poll(&poll("http://a/", t(0), &["1"], vec![]))?;
