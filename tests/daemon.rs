@@ -502,6 +502,19 @@ fn the_daemon_polls_alerts_and_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(delivered(dir.path()).len(), 2);
+    // When its writes pause, the daemon checkpoints: the entries are in the database file
+    // itself, not only in its write-ahead log (a copy of the file alone shows them).
+    let copy = dir.path().join("copy.db");
+    let in_database_file = || {
+        std::fs::copy(dir.path().join("state/newshound.db"), &copy).ok()?;
+        let conn = rusqlite::Connection::open(&copy).ok()?;
+        conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))
+            .ok()
+    };
+    while in_database_file() != Some(2) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(in_database_file(), Some(2), "both entries checkpointed");
     let pid = child.id() as i32;
     // SAFETY: sending a signal to our own child process.
     unsafe { libc_kill(pid, 15) };

@@ -47,6 +47,10 @@ const WRITE_WINDOW: Duration = Duration::from_millis(50);
 /// them together (a burst of polls answered 304 finishes within tens of milliseconds).
 const GATHER_WINDOW: Duration = Duration::from_millis(5);
 
+/// How long the writer waits without a poll to write before it checkpoints the state
+/// database (see [`Store::checkpoint`]): longer than the gaps within a burst of polls.
+const CHECKPOINT_AFTER_QUIET: Duration = Duration::from_millis(100);
+
 /// Delivered and dead alerts are kept this long for `status` and de-duplication.
 const OUTBOX_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
@@ -682,7 +686,31 @@ async fn write_polls(
     wake_delivery: Arc<Notify>,
 ) {
     let mut batch = Vec::new();
-    while records.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+    let mut written_since_checkpoint = false;
+    loop {
+        let received = if written_since_checkpoint {
+            let next = records.recv_many(&mut batch, WRITE_BATCH);
+            match tokio::time::timeout(CHECKPOINT_AFTER_QUIET, next).await {
+                Ok(received) => received,
+                Err(_) => {
+                    match store.checkpoint() {
+                        Ok(pages) => tracing::debug!(pages, "checkpointed the state database"),
+                        Err(error) => tracing::warn!(
+                            "cannot checkpoint the state database (it is retried at the next pause): {}",
+                            store.describe_error(&error)
+                        ),
+                    }
+                    written_since_checkpoint = false;
+                    continue;
+                }
+            }
+        } else {
+            records.recv_many(&mut batch, WRITE_BATCH).await
+        };
+        if received == 0 {
+            break;
+        }
+        written_since_checkpoint = true;
         let window_end = tokio::time::Instant::now() + GATHER_WINDOW;
         while batch.len() < WRITE_BATCH {
             let room = WRITE_BATCH - batch.len();

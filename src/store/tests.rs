@@ -200,6 +200,30 @@ fn purge_keeps_an_entry_whose_last_seen_time_was_not_refreshed() -> TestResult {
 }
 
 #[test]
+fn commits_leave_checkpoints_to_the_writer_pauses() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("state.db");
+    let store = Store::open(&path)?;
+    for feed in 0..50 {
+        let url = format!("http://feed{feed}/");
+        store.record_poll(&poll(&url, t(0), &["1", "2", "3"], vec![]))?;
+    }
+    // The file alone (without its log) does not have the polls yet...
+    let copy = dir.path().join("copy.db");
+    let entries_in_file = || -> Option<i64> {
+        std::fs::copy(&path, &copy).ok()?;
+        let conn = Connection::open(&copy).ok()?;
+        conn.query_row("SELECT COUNT(*) FROM entries", [], |r| r.get(0))
+            .ok()
+    };
+    assert_eq!(entries_in_file(), None, "not even the schema");
+    // ...until a checkpoint copies them there.
+    assert!(store.checkpoint()? > 0);
+    assert_eq!(entries_in_file(), Some(150));
+    Ok(())
+}
+
+#[test]
 fn a_database_from_a_newer_version_is_refused_not_reset() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state.db");
