@@ -45,7 +45,10 @@ const WRITE_WINDOW: Duration = Duration::from_millis(50);
 
 /// How long the daemon's writer gathers polls finishing after the first before writing
 /// them together (a burst of polls answered 304 finishes within tens of milliseconds).
-const GATHER_WINDOW: Duration = Duration::from_millis(5);
+/// Polls finishing while a transaction is written are taken together anyway, so the
+/// window can be short; 2 ms measured 1–4 ms faster per 1,000-feed sweep than 5 ms, and
+/// no different in CPU.
+const GATHER_WINDOW: Duration = Duration::from_millis(2);
 
 /// How long the writer waits without a poll to write before it checkpoints the state
 /// database (see [`Store::checkpoint`]): longer than the gaps within a burst of polls.
