@@ -51,22 +51,27 @@ fn populated() -> (tempfile::TempDir, Store) {
     let at = Timestamp::now();
     for feed in 0..FEEDS {
         let url = format!("https://feed{feed}.example/rss");
-        let record = PollRecord {
-            state: FeedState::new(&url, &format!("Feed {feed}"), at),
-            at,
-            entries: (0..ENTRIES_PER_POLL)
-                .map(|e| SeenEntry {
-                    key: format!("{feed}-{e}"),
-                    fingerprint: format!("fp-{e}"),
-                    published: Some(at),
-                })
-                .collect(),
-            matches: Vec::new(),
-            alerts: Vec::new(),
-        };
-        store.record_poll(&record).expect("poll");
+        first_poll(&store, &url, &format!("{feed}-"), ENTRIES_PER_POLL, at);
     }
     (dir, store)
+}
+
+/// Records the first poll of `url`: `entries` entries keyed `{prefix}0`, `{prefix}1`, ….
+fn first_poll(store: &Store, url: &str, prefix: &str, entries: usize, at: Timestamp) {
+    let record = PollRecord {
+        state: FeedState::new(url, url, at),
+        at,
+        entries: (0..entries)
+            .map(|e| SeenEntry {
+                key: format!("{prefix}{e}"),
+                fingerprint: format!("fp-{e}"),
+                published: Some(at),
+            })
+            .collect(),
+        matches: Vec::new(),
+        alerts: Vec::new(),
+    };
+    store.record_poll(&record).expect("poll");
 }
 
 fn record_poll(c: &mut Criterion) {
@@ -145,21 +150,7 @@ const RETAINED: usize = 5000;
 fn seen_lookup(c: &mut Criterion) {
     let (_dir, store) = populated();
     let url = "https://busy.example/rss";
-    let at = Timestamp::now();
-    let record = PollRecord {
-        state: FeedState::new(url, "Busy", at),
-        at,
-        entries: (0..RETAINED)
-            .map(|e| SeenEntry {
-                key: format!("busy-{e}"),
-                fingerprint: format!("fp-{e}"),
-                published: Some(at),
-            })
-            .collect(),
-        matches: Vec::new(),
-        alerts: Vec::new(),
-    };
-    store.record_poll(&record).expect("poll");
+    first_poll(&store, url, "busy-", RETAINED, Timestamp::now());
     // The document: the 18 newest known entries and 2 new ones.
     let document: Vec<String> = (RETAINED - 18..RETAINED + 2)
         .map(|e| format!("busy-{e}"))

@@ -1036,9 +1036,11 @@ mod tests {
         assert!(hostile <= Duration::from_secs(6 * 3600));
     }
 
-    /// Wakes `wake` every `every` until `until` (in paused time), then stops.
-    fn keep_waking(wake: Arc<Notify>, every: Duration, until: Duration) {
+    /// Wakes `wake` every 20 ms until `until` (in paused time), then stops.
+    fn keep_waking(wake: &Arc<Notify>, until: Duration) {
+        let wake = wake.clone();
         tokio::spawn(async move {
+            let every = Duration::from_millis(20);
             let end = tokio::time::Instant::now() + until;
             while tokio::time::Instant::now() + every <= end {
                 tokio::time::sleep(every).await;
@@ -1053,11 +1055,7 @@ mod tests {
         let (_stop, mut shutdown) = tokio::sync::watch::channel(false);
         let quiet = Duration::from_millis(50);
         // Wake-ups every 20 ms for 200 ms: the pass comes 50 ms after the last one.
-        keep_waking(
-            wake.clone(),
-            Duration::from_millis(20),
-            Duration::from_millis(200),
-        );
+        keep_waking(&wake, Duration::from_millis(200));
         let start = tokio::time::Instant::now();
         assert!(wait_for_quiet(&wake, &mut shutdown, quiet, Duration::from_secs(1)).await);
         assert_eq!(start.elapsed(), Duration::from_millis(250));
@@ -1071,11 +1069,7 @@ mod tests {
     async fn wake_ups_that_never_stop_do_not_hold_delivery_back() {
         let wake = Arc::new(Notify::new());
         let (_stop, mut shutdown) = tokio::sync::watch::channel(false);
-        keep_waking(
-            wake.clone(),
-            Duration::from_millis(20),
-            Duration::from_secs(5),
-        );
+        keep_waking(&wake, Duration::from_secs(5));
         let start = tokio::time::Instant::now();
         let at_most = Duration::from_secs(1);
         assert!(wait_for_quiet(&wake, &mut shutdown, Duration::from_millis(50), at_most).await);
@@ -1086,11 +1080,7 @@ mod tests {
     async fn shutdown_ends_the_wait_at_once() {
         let wake = Arc::new(Notify::new());
         let (stop, mut shutdown) = tokio::sync::watch::channel(false);
-        keep_waking(
-            wake.clone(),
-            Duration::from_millis(20),
-            Duration::from_secs(5),
-        );
+        keep_waking(&wake, Duration::from_secs(5));
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(130)).await;
             let _ = stop.send(true);

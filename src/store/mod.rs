@@ -337,6 +337,17 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// A row of `key, fingerprint, last_seen_ms` from `entries`.
+fn known_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, KnownEntry)> {
+    Ok((
+        row.get(0)?,
+        KnownEntry {
+            fingerprint: row.get(1)?,
+            last_seen_ms: row.get(2)?,
+        },
+    ))
+}
+
 fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
@@ -537,26 +548,15 @@ impl Store {
         let mut statement = conn.prepare_cached(
             "SELECT key, fingerprint, last_seen_ms FROM entries WHERE feed_url = ?1",
         )?;
-        let rows = statement.query_map([feed_url], |r| {
-            Ok((
-                r.get(0)?,
-                KnownEntry {
-                    fingerprint: r.get(1)?,
-                    last_seen_ms: r.get(2)?,
-                },
-            ))
-        })?;
-        let mut seen = HashMap::new();
-        for row in rows {
-            let (key, known) = row?;
-            seen.insert(key, known);
-        }
+        let seen = statement
+            .query_map([feed_url], known_entry)?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(seen)
     }
 
-    /// Which of `keys` were seen in a feed before, by key. Looked up one by one: a feed
-    /// keeps up to the retention period's entries (thousands for a busy one), of which a
-    /// document lists a few dozen.
+    /// Which of `keys` were seen in a feed before, by key: a feed keeps up to the retention
+    /// period's entries (thousands for a busy one), of which a document lists a few dozen,
+    /// so only those are looked up.
     pub fn seen_among<'k>(
         &self,
         feed_url: &str,
@@ -570,20 +570,9 @@ impl Store {
             "SELECT key, fingerprint, last_seen_ms FROM entries
              WHERE feed_url = ?1 AND key IN (SELECT value FROM json_each(?2))",
         )?;
-        let rows = statement.query_map([feed_url, &keys], |r| {
-            Ok((
-                r.get(0)?,
-                KnownEntry {
-                    fingerprint: r.get(1)?,
-                    last_seen_ms: r.get(2)?,
-                },
-            ))
-        })?;
-        let mut seen = HashMap::new();
-        for row in rows {
-            let (key, known) = row?;
-            seen.insert(key, known);
-        }
+        let seen = statement
+            .query_map([feed_url, &keys], known_entry)?
+            .collect::<rusqlite::Result<_>>()?;
         Ok(seen)
     }
 
