@@ -681,8 +681,8 @@ fn spawn_poll(
 /// first go in one transaction (a commit costs more than a poll that found nothing new, so
 /// a burst of polls is written in a few commits instead of one each). Should a shared
 /// transaction fail, each poll is written alone, so that one poll's problem is not every
-/// poll's. Wakes the delivery worker when alerts were queued; ends when every sender is
-/// gone.
+/// poll's. Wakes the delivery worker when alerts were queued, checkpoints the database
+/// once the polls pause for [`CHECKPOINT_AFTER_QUIET`]; ends when every sender is gone.
 async fn write_polls(
     store: Arc<Store>,
     mut records: tokio::sync::mpsc::UnboundedReceiver<PendingRecord>,
