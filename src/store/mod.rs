@@ -31,6 +31,10 @@ const LAST_SEEN_GRANULARITY_MS: i64 = 3_600_000;
 /// Write-ahead log pages after which a commit checkpoints by itself.
 const AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
+/// What an emptied write-ahead log is cut back to when it is next written (the log's usual
+/// size before the automatic checkpoint was deferred: 1,000 pages).
+const LOG_SIZE_LIMIT_BYTES: i64 = 4 * 1024 * 1024;
+
 /// Name of the database file inside the state directory.
 pub const DATABASE_FILE: &str = "newshound.db";
 
@@ -426,6 +430,10 @@ impl Store {
         // polls. The daemon checkpoints when its writes pause (`checkpoint`); this is the
         // bound for when they never do (~40 MB of log).
         conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
+            .map_err(open_error)?;
+        // A log that grew in a burst keeps its size on disk unless told otherwise; small
+        // servers should not carry up to 40 MB of an emptied log.
+        conn.pragma_update(None, "journal_size_limit", LOG_SIZE_LIMIT_BYTES)
             .map_err(open_error)?;
         let mut store = Self {
             reader: None,

@@ -224,6 +224,32 @@ fn commits_leave_checkpoints_to_the_writer_pauses() -> TestResult {
 }
 
 #[test]
+fn a_log_grown_in_a_burst_is_cut_back_once_checkpointed() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("state.db");
+    let log = dir.path().join("state.db-wal");
+    let store = Store::open(&path)?;
+    // One burst: ~8 MB of entries in one transaction.
+    let keys: Vec<String> = (0..20_000).map(|k| format!("{k:0>300}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    store.record_poll(&poll("http://busy/", t(0), &keys, vec![]))?;
+    let grown = std::fs::metadata(&log)?.len();
+    assert!(
+        grown > 2 * LOG_SIZE_LIMIT_BYTES as u64,
+        "the burst grew the log to {grown}"
+    );
+    store.checkpoint()?;
+    // The next write starts the log over and cuts the file back.
+    store.record_poll(&poll("http://quiet/", t(1), &["1"], vec![]))?;
+    let after = std::fs::metadata(&log)?.len();
+    assert!(
+        after <= LOG_SIZE_LIMIT_BYTES as u64,
+        "log still {after} bytes"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_database_from_a_newer_version_is_refused_not_reset() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("state.db");
