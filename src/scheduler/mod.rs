@@ -723,22 +723,25 @@ async fn write_polls(
             }
         }
         let all: Vec<&PollRecord> = batch.iter().map(|pending| &pending.record).collect();
-        let results: Vec<Result<usize, StoreError>> = match store.record_polls(&all) {
-            // The count is for the whole batch; it only decides whether to wake the worker.
-            Ok(queued) => (0..batch.len())
-                .map(|index| Ok(if index == 0 { queued } else { 0 }))
-                .collect(),
-            Err(error) if batch.len() == 1 => vec![Err(error)],
-            Err(_) => all.iter().map(|record| store.record_poll(record)).collect(),
+        let (queued, results): (usize, Vec<Result<(), StoreError>>) = match store.record_polls(&all)
+        {
+            Ok(queued) => (queued, batch.iter().map(|_| Ok(())).collect()),
+            Err(error) if batch.len() == 1 => (0, vec![Err(error)]),
+            Err(_) => {
+                let mut queued = 0;
+                let results = all
+                    .iter()
+                    .map(|record| store.record_poll(record).map(|new| queued += new))
+                    .collect();
+                (queued, results)
+            }
         };
+        if queued > 0 {
+            wake_delivery.notify_one();
+        }
         for (pending, result) in batch.drain(..).zip(results) {
             let outcome = match result {
-                Ok(queued) => {
-                    if queued > 0 {
-                        wake_delivery.notify_one();
-                    }
-                    Ok(pending.record.state)
-                }
+                Ok(_) => Ok(pending.record.state),
                 Err(error) => Err(store.describe_error(&error)),
             };
             // The task may have been abandoned at shutdown; its poll is written all the same.
