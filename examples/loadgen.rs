@@ -117,7 +117,10 @@ struct Options {
     /// Random politeness delay before each article fetch (`[extract] jitter`).
     #[arg(long, default_value = "500ms")]
     article_jitter: String,
-    /// Working directory (default: a new temporary directory, removed afterwards).
+    /// Working directory (default: a new temporary directory, removed afterwards). The
+    /// state an earlier run left there (`state/`, `rss2email/`) is removed first: the
+    /// server listens on a new port each run, so its feeds would be new feeds beside the
+    /// old ones, and every run would measure a larger database than the one before.
     #[arg(long)]
     workdir: Option<PathBuf>,
     /// Run the measured newshound under this command, e.g. "heaptrack" or
@@ -625,6 +628,15 @@ fn main() {
         .workdir
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
+    for earlier in ["state", "rss2email"] {
+        let earlier = dir.join(earlier);
+        if earlier.exists()
+            && let Err(error) = std::fs::remove_dir_all(&earlier)
+        {
+            eprintln!("cannot remove {}: {error}", earlier.display());
+            std::process::exit(2);
+        }
+    }
     let _ = std::fs::create_dir_all(&dir);
     let rules = rule_terms(options.rules);
     let web = Arc::new(Web {
