@@ -55,7 +55,9 @@ fn python_path() -> &'static str {
     PATH.get_or_init(|| {
         let target = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target")
-            .join("pydeps");
+            // Its own directory: loadgen installs rss2email into `target/pydeps`, and an
+            // install cannot be moved onto a directory that exists.
+            .join("pydeps-smtp");
         let works = |pythonpath: &str| {
             Command::new("python3")
                 .args(["-c", "import aiosmtpd"])
