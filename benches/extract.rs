@@ -48,7 +48,11 @@ fn pages() -> (String, Vec<String>) {
             } else {
                 bytes
             };
-            Some(newshound::charset::decode_html(&bytes, None).text)
+            Some(
+                newshound::charset::decode_html(&bytes, None)
+                    .text
+                    .into_owned(),
+            )
         })
         .collect();
     (source, pages)

@@ -3,7 +3,9 @@
 //!
 //! Input: the real-world corpus in `../shared/fixtures/feeds-real/` when it is present
 //! next to the checkout, else the project's own small feeds in `tests/data/feeds/`.
-//! Two groups: the whole corpus (many small and mid-sized feeds) and its largest file.
+//! Three groups: the whole corpus (many small and mid-sized feeds), its largest file, and
+//! one 20-item RSS document of a news site's shape (~12 KB), what a poll of a changed feed
+//! parses most often.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -82,6 +84,40 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
     }
+
+    let poll_sized = news_rss(20);
+    let mut group = c.benchmark_group("poll-sized-rss-20-items");
+    group.throughput(Throughput::Bytes(poll_sized.len() as u64));
+    group.bench_function("newshound::feed::parse", |b| {
+        b.iter(|| black_box(newshound::feed::parse(black_box(&poll_sized), None, None)))
+    });
+    group.bench_function("feed_rs::parser::parse", |b| {
+        b.iter(|| black_box(feed_rs::parser::parse(black_box(poll_sized.as_slice()))))
+    });
+    group.finish();
+}
+
+/// An RSS 2.0 document of `items` news items: title, link, guid, date, a one-line teaser.
+fn news_rss(items: usize) -> Vec<u8> {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>Outlet</title><link>https://news.example/</link>\
+         <description>A news outlet</description>\n",
+    );
+    for n in 0..items {
+        xml.push_str(&format!(
+            "<item><title>Report {n}: ministers meet on regional security</title>\
+             <link>https://news.example/2026/11/28/report-{n}.html</link>\
+             <guid isPermaLink=\"false\">outlet-{n}</guid>\
+             <pubDate>Sat, 28 Nov 2026 {:02}:{:02}:00 +0000</pubDate>\
+             <description>Officials said on Monday that talks would continue; \
+             a teaser of report {n} with a few more words to read.</description></item>\n",
+            n % 24,
+            n % 60
+        ));
+    }
+    xml.push_str("</channel></rss>\n");
+    xml.into_bytes()
 }
 
 criterion_group! {

@@ -36,10 +36,12 @@ pub enum How {
 
 /// A document transcoded to UTF-8.
 #[derive(Debug, Clone)]
-pub struct Decoded {
+pub struct Decoded<'a> {
     /// The text. For XML, a byte-order mark is removed and the declaration's `encoding`
     /// pseudo-attribute says `utf-8`, so the text can be handed to any UTF-8 XML parser.
-    pub text: String,
+    /// Borrowed from the bytes when they were already that text (valid UTF-8, nothing to
+    /// rewrite): the common case is then no copy of the document.
+    pub text: Cow<'a, str>,
     /// The encoding the bytes were decoded from. `encoding_rs` has no UTF-32, so for
     /// UTF-32 input this is UTF-8 (the form of [`Decoded::text`]); see [`Decoded::name`].
     pub encoding: &'static Encoding,
@@ -72,12 +74,16 @@ enum Wide {
 ///
 /// `http_content_type` is the raw HTTP `Content-Type` header value, if the bytes came over
 /// HTTP; its `charset` parameter overrides the XML declaration (RFC 7303).
-pub fn decode_xml(bytes: &[u8], http_content_type: Option<&str>) -> Decoded {
+pub fn decode_xml<'a>(bytes: &'a [u8], http_content_type: Option<&str>) -> Decoded<'a> {
     let mut decoded = decode_common(bytes, http_content_type, |ascii| {
         xml_declared_encoding(ascii).map(|label| (label, How::XmlDeclaration))
     });
-    if let Cow::Owned(text) = rewrite_xml_declaration(&decoded.text) {
-        decoded.text = text;
+    let rewritten = match rewrite_xml_declaration(&decoded.text) {
+        Cow::Owned(text) => Some(text),
+        Cow::Borrowed(_) => None,
+    };
+    if let Some(text) = rewritten {
+        decoded.text = Cow::Owned(text);
     }
     decoded
 }
@@ -86,7 +92,7 @@ pub fn decode_xml(bytes: &[u8], http_content_type: Option<&str>) -> Decoded {
 ///
 /// After the byte-order mark and the HTTP charset, the whole `<head>` is searched for
 /// `<meta charset>` and `<meta http-equiv="Content-Type" content="...; charset=...">`.
-pub fn decode_html(bytes: &[u8], http_content_type: Option<&str>) -> Decoded {
+pub fn decode_html<'a>(bytes: &'a [u8], http_content_type: Option<&str>) -> Decoded<'a> {
     decode_common(bytes, http_content_type, |ascii| {
         html_meta_charset(ascii)
             .map(|label| (label, How::Meta))
@@ -98,7 +104,7 @@ fn decode_common<'a>(
     bytes: &'a [u8],
     http_content_type: Option<&str>,
     declared: impl Fn(&'a [u8]) -> Option<(&'a [u8], How)>,
-) -> Decoded {
+) -> Decoded<'a> {
     if let Some((wide, bom_len)) = sniff_bom(bytes) {
         return decode_wide(&bytes[bom_len..], wide, How::Bom);
     }
@@ -135,7 +141,7 @@ fn decode_common<'a>(
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
         if !had_errors {
             return Decoded {
-                text: text.into_owned(),
+                text,
                 encoding,
                 name: encoding.name(),
                 source: how,
@@ -180,10 +186,10 @@ fn mostly_utf8(bytes: &[u8]) -> bool {
     multibyte > invalid.saturating_mul(2)
 }
 
-fn decode_with(bytes: &[u8], encoding: &'static Encoding, how: How) -> Decoded {
+fn decode_with<'a>(bytes: &'a [u8], encoding: &'static Encoding, how: How) -> Decoded<'a> {
     let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
     Decoded {
-        text: text.into_owned(),
+        text,
         encoding,
         name: encoding.name(),
         source: how,
@@ -191,7 +197,7 @@ fn decode_with(bytes: &[u8], encoding: &'static Encoding, how: How) -> Decoded {
     }
 }
 
-fn detect(bytes: &[u8], allow_utf8: bool) -> Decoded {
+fn detect(bytes: &[u8], allow_utf8: bool) -> Decoded<'_> {
     let mut detector = chardetng::EncodingDetector::new();
     let sample = &bytes[..bytes.len().min(DETECTOR_INPUT_LIMIT)];
     detector.feed(sample, sample.len() == bytes.len());
@@ -254,7 +260,7 @@ fn sniff_wide(bytes: &[u8]) -> Option<Wide> {
     }
 }
 
-fn decode_wide(bytes: &[u8], wide: Wide, how: How) -> Decoded {
+fn decode_wide(bytes: &[u8], wide: Wide, how: How) -> Decoded<'_> {
     match wide {
         Wide::Utf16Le => decode_with(bytes, UTF_16LE, how),
         Wide::Utf16Be => decode_with(bytes, UTF_16BE, how),
@@ -280,7 +286,7 @@ fn decode_wide(bytes: &[u8], wide: Wide, how: How) -> Decoded {
                 text = stripped.to_string();
             }
             Decoded {
-                text,
+                text: Cow::Owned(text),
                 encoding: UTF_8,
                 name: if wide == Wide::Utf32Le {
                     "UTF-32LE"

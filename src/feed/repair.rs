@@ -482,6 +482,15 @@ impl<'a> Fixer<'a> {
     }
 
     fn name_end(&self, from: usize) -> usize {
+        // Names are nearly always ASCII: step over those bytes before decoding characters.
+        let ascii = self.bytes[from..]
+            .iter()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.'))
+            .count();
+        let from = from + ascii;
+        if self.bytes.get(from).is_none_or(|b| b.is_ascii()) {
+            return from;
+        }
         self.src[from..]
             .char_indices()
             .find(|&(_, c)| !is_name_char(c))

@@ -228,9 +228,9 @@ pub fn demoronize(text: &str) -> Cow<'_, str> {
 /// Checked on bytes first because almost no value needs repair and the values include
 /// whole article bodies.
 fn has_mojibake_bytes(bytes: &[u8]) -> bool {
-    bytes.windows(2).any(|pair| match pair {
-        [0xC2, b] => (0x80..=0x9F).contains(b),
-        [0xC3, b] => (0x82..=0xB4).contains(b),
+    memchr::memchr2_iter(0xC2, 0xC3, bytes).any(|at| match bytes.get(at..at + 2) {
+        Some([0xC2, b]) => (0x80..=0x9F).contains(b),
+        Some([0xC3, b]) => (0x82..=0xB4).contains(b),
         _ => false,
     })
 }

@@ -100,7 +100,7 @@ impl<'a> Element<'a> {
     pub fn new(qname: &str, ns: Ns) -> Element<'a> {
         Element {
             qname: Cow::Owned(qname.to_string()),
-            local_at: qname.rfind(':').map_or(0, |colon| colon + 1),
+            local_at: colon_at(qname).map_or(0, |colon| colon + 1),
             ns,
             attrs: Vec::new(),
             children: Vec::new(),
@@ -115,7 +115,7 @@ impl<'a> Element<'a> {
 
     /// Renames the element, keeping its namespace.
     pub fn rename(&mut self, qname: &str) {
-        self.local_at = qname.rfind(':').map_or(0, |colon| colon + 1);
+        self.local_at = colon_at(qname).map_or(0, |colon| colon + 1);
         self.qname = Cow::Owned(qname.to_string());
     }
 
@@ -125,7 +125,7 @@ impl<'a> Element<'a> {
             Some(attr) => attr.value = Cow::Owned(value.to_string()),
             None => self.attrs.push(Attr {
                 qname: Cow::Owned(qname.to_string()),
-                local_at: qname.rfind(':').map_or(0, |colon| colon + 1),
+                local_at: colon_at(qname).map_or(0, |colon| colon + 1),
                 ns: Ns::None,
                 value: Cow::Owned(value.to_string()),
             }),
@@ -152,6 +152,9 @@ pub struct Doc<'a> {
     bases: Vec<String>,
 }
 
+/// Most elements reserved up front (~0.5 MB); a larger document grows its vector.
+const ELEMENTS_RESERVED_AT_MOST: usize = 4096;
+
 /// Builds the tree of `text`, reading at most `max_entries` `item`/`entry` elements.
 pub fn build(text: &str, max_entries: usize) -> Doc<'_> {
     let mut reader = Reader::from_str(text);
@@ -162,7 +165,13 @@ pub fn build(text: &str, max_entries: usize) -> Doc<'_> {
     config.expand_empty_elements = false;
     config.trim_text(false);
 
-    let mut doc = Doc::default();
+    // Every element starts with a `<`, and so does every end tag: half the count is
+    // about the number of elements, and reserving it spares the growing vector's copies.
+    let tags = memchr::memchr_iter(b'<', text.as_bytes()).count();
+    let mut doc = Doc {
+        elements: Vec::with_capacity((tags / 2).min(ELEMENTS_RESERVED_AT_MOST)),
+        ..Doc::default()
+    };
     // Open elements, with the namespace declarations each one made.
     let mut stack: Vec<NodeId> = Vec::new();
     let mut scopes: Vec<Scope> = Vec::new();
@@ -242,8 +251,14 @@ fn is_entry_name(local: &str) -> bool {
     local == "item" || local == "entry"
 }
 
+/// Where the prefix of a qualified name ends (its last `:`). Names are a few bytes long:
+/// a plain loop beats `rfind`'s search routine on them.
+fn colon_at(qname: &str) -> Option<usize> {
+    qname.bytes().rposition(|b| b == b':')
+}
+
 fn local_name(qname: &str) -> &str {
-    qname.rsplit(':').next().unwrap_or(qname)
+    colon_at(qname).map_or(qname, |colon| &qname[colon + 1..])
 }
 
 /// A namespace declaration in scope, classified once when it is declared.
@@ -266,7 +281,7 @@ fn adopt_root_vocabulary(doc: &mut Doc<'_>, root: NodeId, scopes: &mut [Scope]) 
         "feed" | "entry" => Ns::Atom10,
         _ => return,
     };
-    let prefix = el.qname.rfind(':').map_or("", |colon| &el.qname[..colon]);
+    let prefix = colon_at(&el.qname).map_or("", |colon| &el.qname[..colon]);
     let Some(uri) = scopes
         .iter()
         .rev()
@@ -310,7 +325,7 @@ fn open_element<'a>(
         }
         raw_attrs.push((key, value));
     }
-    let (prefix, local_at) = match qname.rfind(':') {
+    let (prefix, local_at) = match colon_at(&qname) {
         Some(colon) => (&qname[..colon], colon + 1),
         None => ("", 0),
     };
@@ -330,7 +345,7 @@ fn open_element<'a>(
     let attrs = raw_attrs
         .into_iter()
         .map(|(key, value)| {
-            let (ns, local_at) = match key.rfind(':') {
+            let (ns, local_at) = match colon_at(&key) {
                 Some(colon) => (resolve(scopes, &key[..colon]), colon + 1),
                 None => (Ns::None, 0),
             };

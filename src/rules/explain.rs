@@ -344,7 +344,7 @@ pub fn subjects_of(
             published: fallback_date,
         }];
     }
-    let (title, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    let (title, body) = text.split_once('\n').unwrap_or((&*text, ""));
     vec![TestSubject {
         title: title.trim().to_string(),
         author: String::new(),
