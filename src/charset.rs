@@ -544,6 +544,22 @@ mod tests {
     }
 
     #[test]
+    fn utf8_text_is_borrowed_and_other_text_is_decoded() {
+        let utf8 = rss(Some("utf-8"), UKRAINIAN);
+        let decoded = decode_xml(utf8.as_bytes(), None);
+        assert!(matches!(decoded.text, Cow::Borrowed(_)));
+        assert_eq!(decoded.text, utf8);
+        // A declaration naming another charset is rewritten, so the text is a new one.
+        let cp1251 = encode(
+            &rss(Some("windows-1251"), UKRAINIAN),
+            encoding_rs::WINDOWS_1251,
+        );
+        let decoded = decode_xml(&cp1251, None);
+        assert!(matches!(decoded.text, Cow::Owned(_)));
+        assert_eq!(decoded.text, rss(Some("utf-8"), UKRAINIAN));
+    }
+
+    #[test]
     fn undeclared_cp1251_is_detected() {
         let bytes = encode(&rss(None, UKRAINIAN), encoding_rs::WINDOWS_1251);
         let decoded = decode_xml(&bytes, None);
