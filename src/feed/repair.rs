@@ -485,7 +485,7 @@ impl<'a> Fixer<'a> {
         // Names are nearly always ASCII: step over those bytes before decoding characters.
         let ascii = self.bytes[from..]
             .iter()
-            .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.'))
+            .take_while(|&&b| b.is_ascii() && is_name_char(char::from(b)))
             .count();
         let from = from + ascii;
         if self.bytes.get(from).is_none_or(|b| b.is_ascii()) {
