@@ -6,6 +6,7 @@ mod heartbeat;
 mod plan;
 pub mod poll;
 mod rules_handle;
+mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::deliver::{Deliverer, DeliveryReport};
 use crate::fetch::{FetchError, Fetcher};
 use crate::rules::RuleSet;
 use crate::store::{FeedState, PollRecord, Store, StoreError};
+use writer::{PendingRecord, WRITE_BATCH, write_polls};
 
 /// How long in-flight polls may take to finish after a stop was requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -37,22 +39,8 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 /// polled more often is retried at its own interval).
 const RECORD_RETRY: Duration = Duration::from_secs(60);
 
-/// Most polls written in one transaction by [`run_once`].
-const WRITE_BATCH: usize = 256;
-
 /// How long [`run_once`] gathers finished polls before writing them.
 const WRITE_WINDOW: Duration = Duration::from_millis(50);
-
-/// How long the daemon's writer gathers polls finishing after the first before writing
-/// them together (a burst of polls answered 304 finishes within tens of milliseconds).
-/// Polls finishing while a transaction is written are taken together anyway, so the
-/// window can be short; 2 ms measured 1–4 ms faster per 1,000-feed sweep than 5 ms, and
-/// no different in CPU.
-const GATHER_WINDOW: Duration = Duration::from_millis(2);
-
-/// How long the writer waits without a poll to write before it checkpoints the state
-/// database (see [`Store::checkpoint`]): longer than the gaps within a burst of polls.
-const CHECKPOINT_AFTER_QUIET: Duration = Duration::from_millis(100);
 
 /// Delivered and dead alerts are kept this long for `status` and de-duplication.
 const OUTBOX_RETENTION: Duration = Duration::from_secs(30 * 86_400);
@@ -637,12 +625,6 @@ async fn supervise_delivery(
     }
 }
 
-/// A finished poll on its way to the writer, with the way back to its task.
-struct PendingRecord {
-    record: PollRecord,
-    written: tokio::sync::oneshot::Sender<Result<FeedState, String>>,
-}
-
 /// Polls `feed` in a new task of `tasks` and hands its result to the writer; the task ends
 /// with the feed's new state once that is written. Returns the task's id, which its
 /// result comes back with.
@@ -659,10 +641,16 @@ fn spawn_poll(
     tasks
         .spawn(
             async move {
-                let polled = poll_feed(&pipeline, &feed, previous, Timestamp::now()).await;
+                let deferrable = |record: &PollRecord| {
+                    previous
+                        .as_ref()
+                        .is_some_and(|before| record.changes_only_times(before))
+                };
+                let polled = poll_feed(&pipeline, &feed, previous.clone(), Timestamp::now()).await;
                 crate::observe::record_poll(&polled);
                 let (written, wait) = tokio::sync::oneshot::channel();
                 let pending = PendingRecord {
+                    deferrable: deferrable(&polled.record),
                     record: polled.record,
                     written,
                 };
@@ -675,79 +663,6 @@ fn spawn_poll(
             .instrument(span),
         )
         .id()
-}
-
-/// Writes finished polls as they come: those finishing within [`GATHER_WINDOW`] of the
-/// first go in one transaction (a commit costs more than a poll that found nothing new, so
-/// a burst of polls is written in a few commits instead of one each). Should a shared
-/// transaction fail, each poll is written alone, so that one poll's problem is not every
-/// poll's. Wakes the delivery worker when alerts were queued, checkpoints the database
-/// once the polls pause for [`CHECKPOINT_AFTER_QUIET`]; ends when every sender is gone.
-async fn write_polls(
-    store: Arc<Store>,
-    mut records: tokio::sync::mpsc::UnboundedReceiver<PendingRecord>,
-    wake_delivery: Arc<Notify>,
-) {
-    let mut batch = Vec::new();
-    let mut written_since_checkpoint = false;
-    loop {
-        let received = if written_since_checkpoint {
-            let next = records.recv_many(&mut batch, WRITE_BATCH);
-            match tokio::time::timeout(CHECKPOINT_AFTER_QUIET, next).await {
-                Ok(received) => received,
-                Err(_) => {
-                    match store.checkpoint() {
-                        Ok(pages) => tracing::debug!(pages, "checkpointed the state database"),
-                        Err(error) => tracing::warn!(
-                            "cannot checkpoint the state database (it is retried at the next pause): {}",
-                            store.describe_error(&error)
-                        ),
-                    }
-                    written_since_checkpoint = false;
-                    continue;
-                }
-            }
-        } else {
-            records.recv_many(&mut batch, WRITE_BATCH).await
-        };
-        if received == 0 {
-            break;
-        }
-        written_since_checkpoint = true;
-        let window_end = tokio::time::Instant::now() + GATHER_WINDOW;
-        while batch.len() < WRITE_BATCH {
-            let room = WRITE_BATCH - batch.len();
-            match tokio::time::timeout_at(window_end, records.recv_many(&mut batch, room)).await {
-                Ok(received) if received > 0 => {}
-                Ok(_) | Err(_) => break,
-            }
-        }
-        let all: Vec<&PollRecord> = batch.iter().map(|pending| &pending.record).collect();
-        let (queued, results): (usize, Vec<Result<(), StoreError>>) = match store.record_polls(&all)
-        {
-            Ok(queued) => (queued, batch.iter().map(|_| Ok(())).collect()),
-            Err(error) if batch.len() == 1 => (0, vec![Err(error)]),
-            Err(_) => {
-                let mut queued = 0;
-                let results = all
-                    .iter()
-                    .map(|record| store.record_poll(record).map(|new| queued += new))
-                    .collect();
-                (queued, results)
-            }
-        };
-        if queued > 0 {
-            wake_delivery.notify_one();
-        }
-        for (pending, result) in batch.drain(..).zip(results) {
-            let outcome = match result {
-                Ok(_) => Ok(pending.record.state),
-                Err(error) => Err(store.describe_error(&error)),
-            };
-            // The task may have been abandoned at shutdown; its poll is written all the same.
-            let _ = pending.written.send(outcome);
-        }
-    }
 }
 
 fn maintain(pipeline: &Pipeline) {

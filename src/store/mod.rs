@@ -127,6 +127,24 @@ impl FeedState {
     pub fn is_new(&self) -> bool {
         self.last_changed.is_none()
     }
+
+    /// Whether this state differs from `earlier` only in when things happened again (the
+    /// last attempt, success or change, the next poll): the state of a poll answered 304.
+    /// Becoming not new, or any validator, failure or name changing, is more than that.
+    pub fn same_but_times(&self, earlier: &FeedState) -> bool {
+        self.url == earlier.url
+            && self.name == earlier.name
+            && self.effective_url == earlier.effective_url
+            && self.etag == earlier.etag
+            && self.last_modified == earlier.last_modified
+            && self.last_attempt.is_some() == earlier.last_attempt.is_some()
+            && self.last_success.is_some() == earlier.last_success.is_some()
+            && self.last_changed.is_some() == earlier.last_changed.is_some()
+            && self.last_new_entry == earlier.last_new_entry
+            && self.consecutive_failures == earlier.consecutive_failures
+            && self.last_error == earlier.last_error
+            && self.last_status == earlier.last_status
+    }
 }
 
 /// An entry present in the document of a poll.
@@ -236,6 +254,17 @@ pub struct PollRecord {
     pub matches: Vec<MatchRecord>,
     /// Alerts to queue.
     pub alerts: Vec<NewAlert>,
+}
+
+impl PollRecord {
+    /// Whether writing this poll records nothing but times (no entry, match or alert, and
+    /// a state [`FeedState::same_but_times`] as `before`), so it can wait to be written.
+    pub fn changes_only_times(&self, before: &FeedState) -> bool {
+        self.entries.is_empty()
+            && self.matches.is_empty()
+            && self.alerts.is_empty()
+            && self.state.same_but_times(before)
+    }
 }
 
 /// Delivery status of an outbox item.

@@ -430,3 +430,33 @@ fn a_poll_reads_committed_entries_without_waiting_for_a_write_in_progress() -> T
     assert_eq!(store.seen_entries("http://a/")?.len(), 1);
     Ok(())
 }
+
+#[test]
+fn a_poll_answered_304_changes_only_times_and_anything_more_is_more() {
+    let before = poll("http://a/", t(0), &[], Vec::new()).state;
+    let mut not_modified = poll("http://a/", t(900), &[], Vec::new());
+    not_modified.state.next_poll = t(1800);
+    not_modified.state.last_attempt = Some(t(900));
+    let mut attempted_before = before.clone();
+    attempted_before.last_attempt = Some(t(0));
+    assert!(not_modified.changes_only_times(&attempted_before));
+
+    let mut new_etag = not_modified.clone();
+    new_etag.state.etag = Some("\"v2\"".into());
+    assert!(!new_etag.changes_only_times(&attempted_before));
+
+    let mut failed = not_modified.clone();
+    failed.state.consecutive_failures = 1;
+    failed.state.last_error = Some("timed out".into());
+    assert!(!failed.changes_only_times(&attempted_before));
+
+    let with_entry = poll("http://a/", t(900), &["1"], Vec::new());
+    assert!(!with_entry.changes_only_times(&before));
+
+    let with_alert = poll("http://a/", t(900), &[], vec![alert("k1")]);
+    assert!(!with_alert.changes_only_times(&before));
+
+    // The first successful poll makes the feed not new: that must be written.
+    let never_polled = FeedState::new("http://a/", "feed", t(0));
+    assert!(!poll("http://a/", t(900), &[], Vec::new()).changes_only_times(&never_polled));
+}
