@@ -30,8 +30,8 @@ pub(super) const WRITE_BATCH: usize = 256;
 /// in CPU.
 const GATHER_WINDOW: Duration = Duration::from_millis(2);
 
-/// How long the writer waits without a poll to write before it writes the deferred polls
-/// and checkpoints the state database (see [`Store::checkpoint`]): longer than the gaps
+/// How long the writer waits without a poll to write before it checkpoints the state
+/// database (see [`Store::checkpoint`]) and writes the waiting polls: longer than the gaps
 /// within a burst of polls.
 const QUIET: Duration = Duration::from_millis(100);
 
@@ -121,7 +121,7 @@ impl Deferred {
 /// first go in one transaction, except those that changed only times, which wait (see the
 /// module). Should a shared transaction fail, each poll is written alone, so that one
 /// poll's problem is not every poll's. Wakes the delivery worker when alerts were queued;
-/// once the polls pause for [`QUIET`], writes the waiting polls and checkpoints. Ends,
+/// once the polls pause for [`QUIET`], checkpoints and then writes the waiting polls. Ends,
 /// after writing what waits, when every sender is gone.
 pub(super) async fn write_polls(
     store: Arc<Store>,
@@ -144,10 +144,12 @@ pub(super) async fn write_polls(
                 match tokio::time::timeout_at(deadline, next).await {
                     Ok(received) => received,
                     Err(_) => {
-                        deferred.write(&store);
+                        // The first write after a checkpoint restarts the log and syncs its
+                        // header: the waiting polls pay that now rather than the next burst.
                         if written_since_checkpoint {
                             checkpoint(&store);
                         }
+                        deferred.write(&store);
                         written_since_checkpoint = false;
                         continue;
                     }
