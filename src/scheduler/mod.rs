@@ -27,7 +27,7 @@ use crate::deliver::{Deliverer, DeliveryReport};
 use crate::fetch::{FetchError, Fetcher};
 use crate::rules::RuleSet;
 use crate::store::{FeedState, PollRecord, Store, StoreError};
-use writer::{PendingRecord, WRITE_BATCH, write_polls};
+use writer::{Finished, Running, WRITE_BATCH, write_polls};
 
 /// How long in-flight polls may take to finish after a stop was requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -294,7 +294,13 @@ pub async fn run_reloadable(
     let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut tasks: JoinSet<Result<FeedState, String>> = JoinSet::new();
     let (recorder, records) = tokio::sync::mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_polls(store.clone(), records, wake_delivery.clone()));
+    let running = Running::default();
+    let writer = tokio::spawn(write_polls(
+        store.clone(),
+        records,
+        running.clone(),
+        wake_delivery.clone(),
+    ));
     let mut next_maintenance = tokio::time::Instant::now();
     let mut requested: Option<PollNow> = None;
     loop {
@@ -308,6 +314,7 @@ pub async fn run_reloadable(
                     feed.clone(),
                     states.get(&url).cloned(),
                     &recorder,
+                    &running,
                 );
                 in_flight.insert(task, url);
             }
@@ -626,17 +633,19 @@ async fn supervise_delivery(
 }
 
 /// Polls `feed` in a new task of `tasks` and hands its result to the writer; the task ends
-/// with the feed's new state once that is written. Returns the task's id, which its
-/// result comes back with.
+/// with the feed's new state once that is written (or at once when the poll changed only
+/// times: see [`writer`]). Returns the task's id, which its result comes back with.
 fn spawn_poll(
     tasks: &mut JoinSet<Result<FeedState, String>>,
     pipeline: &Arc<Pipeline>,
     feed: Arc<FeedConfig>,
     previous: Option<FeedState>,
-    recorder: &tokio::sync::mpsc::UnboundedSender<PendingRecord>,
+    recorder: &tokio::sync::mpsc::UnboundedSender<Finished>,
+    running: &Running,
 ) -> tokio::task::Id {
     let pipeline = pipeline.clone();
     let recorder = recorder.clone();
+    let running = running.start();
     let span = tracing::info_span!("poll", feed = %feed.name);
     tasks
         .spawn(
@@ -648,14 +657,19 @@ fn spawn_poll(
                 };
                 let polled = poll_feed(&pipeline, &feed, previous.clone(), Timestamp::now()).await;
                 crate::observe::record_poll(&polled);
-                let (written, wait) = tokio::sync::oneshot::channel();
-                let pending = PendingRecord {
-                    deferrable: deferrable(&polled.record),
-                    record: polled.record,
-                    written,
-                };
                 let stopped = || Err("the writer stopped before writing it".to_string());
-                match recorder.send(pending) {
+                let record = polled.record;
+                // The writer is told this poll is no longer running only once it is sent.
+                if deferrable(&record) {
+                    let state = record.state.clone();
+                    let sent = recorder.send(Finished::Later(record));
+                    drop(running);
+                    return sent.map_or_else(|_| stopped(), |()| Ok(state));
+                }
+                let (written, wait) = tokio::sync::oneshot::channel();
+                let sent = recorder.send(Finished::Now { record, written });
+                drop(running);
+                match sent {
                     Ok(()) => wait.await.unwrap_or_else(|_| stopped()),
                     Err(_) => stopped(),
                 }

@@ -1,16 +1,18 @@
 //! The daemon's writer: the one task that writes finished polls to the state database.
 //!
 //! Polls finishing together share a transaction (a commit rewrites every page it touched,
-//! so a burst of polls is written in a few commits instead of one each). A poll that
-//! changed nothing but times — the usual answer 304, or an unchanged document — is
-//! answered at once and written later together with others like it, when the polls pause
-//! (or sooner when many or old ones wait): nothing in it is needed to de-duplicate or
-//! alert, and should the daemon stop without a chance to write it (a crash; a stop writes
-//! it), the feed is only polled again a little early after the restart. The writer
-//! checkpoints the database once the polls pause.
+//! so a burst of polls is written in a few commits instead of one each); the writer waits
+//! a moment for more only while other polls are running. A poll that changed nothing but
+//! times — the usual answer 304, or an unchanged document — does not wait to be written:
+//! it is written later together with others like it, when the polls pause (or sooner when
+//! many or old ones wait). Nothing in it is needed to de-duplicate or alert, and should
+//! the daemon stop without a chance to write it (a crash; a stop writes it), the feed is
+//! only polled again a little early after the restart. The writer checkpoints the
+//! database once the polls pause.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -42,15 +44,48 @@ const DEFERRED_AT_MOST: usize = 1024;
 /// also how long the writer waits before trying again when they could not be written.
 const DEFERRED_AT_MOST_FOR: Duration = Duration::from_secs(2);
 
-/// A finished poll on its way to the writer, with the way back to its task.
-pub(super) struct PendingRecord {
-    /// What to write.
-    pub record: PollRecord,
-    /// Whether the poll changed nothing but times (see [`PollRecord::changes_only_times`]),
-    /// so its writing may wait.
-    pub deferrable: bool,
-    /// Where the feed's new state (or why it could not be written) goes.
-    pub written: oneshot::Sender<Result<FeedState, String>>,
+/// A finished poll on its way to the writer.
+pub(super) enum Finished {
+    /// To be written at once; its task waits for the feed's new state (or why it could not
+    /// be written).
+    Now {
+        /// What to write.
+        record: PollRecord,
+        /// Where the answer goes.
+        written: oneshot::Sender<Result<FeedState, String>>,
+    },
+    /// A poll that changed only times (see [`PollRecord::changes_only_times`]): written
+    /// later, and nobody waits for it.
+    Later(PollRecord),
+}
+
+/// A poll to write now and the way back to its task.
+type WriteNow = (PollRecord, oneshot::Sender<Result<FeedState, String>>);
+
+/// Counts the polls started and not yet handed to the writer, so that the writer need not
+/// wait for more when none can come.
+#[derive(Clone, Default)]
+pub(super) struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    /// Counts one more poll until the returned guard is dropped.
+    pub fn start(&self) -> RunningPoll {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        RunningPoll(self.0.clone())
+    }
+
+    fn none(&self) -> bool {
+        self.0.load(Ordering::Acquire) == 0
+    }
+}
+
+/// One running poll of [`Running`]; dropped when the poll is handed over (or abandoned).
+pub(super) struct RunningPoll(Arc<AtomicUsize>);
+
+impl Drop for RunningPoll {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Polls answered before they were written, the newest per feed.
@@ -118,17 +153,20 @@ impl Deferred {
 }
 
 /// Writes finished polls as they come: those finishing within [`GATHER_WINDOW`] of the
-/// first go in one transaction, except those that changed only times, which wait (see the
-/// module). Should a shared transaction fail, each poll is written alone, so that one
-/// poll's problem is not every poll's. Wakes the delivery worker when alerts were queued;
-/// once the polls pause for [`QUIET`], checkpoints and then writes the waiting polls. Ends,
-/// after writing what waits, when every sender is gone.
+/// first go in one transaction (no waiting when no other poll is running), except those
+/// that changed only times, which wait (see the module). Should a shared transaction fail,
+/// each poll is written alone, so that one poll's problem is not every poll's. Wakes the
+/// delivery worker when alerts were queued; once the polls pause for [`QUIET`],
+/// checkpoints and then writes the waiting polls. Ends, after writing what waits, when
+/// every sender is gone.
 pub(super) async fn write_polls(
     store: Arc<Store>,
-    mut records: UnboundedReceiver<PendingRecord>,
+    mut records: UnboundedReceiver<Finished>,
+    running: Running,
     wake_delivery: Arc<Notify>,
 ) {
-    let mut batch = Vec::new();
+    let mut inbox = Vec::new();
+    let mut now: Vec<WriteNow> = Vec::new();
     let mut deferred = Deferred::default();
     let mut written_since_checkpoint = false;
     loop {
@@ -140,7 +178,7 @@ pub(super) async fn write_polls(
         };
         let received = match pause_ends {
             Some(deadline) => {
-                let next = records.recv_many(&mut batch, WRITE_BATCH);
+                let next = records.recv_many(&mut inbox, WRITE_BATCH);
                 match tokio::time::timeout_at(deadline, next).await {
                     Ok(received) => received,
                     Err(_) => {
@@ -155,37 +193,50 @@ pub(super) async fn write_polls(
                     }
                 }
             }
-            None => records.recv_many(&mut batch, WRITE_BATCH).await,
+            None => records.recv_many(&mut inbox, WRITE_BATCH).await,
         };
         if received == 0 {
             break;
         }
         written_since_checkpoint = true;
+        sort(&mut inbox, &mut now, &mut deferred);
         let window_end = Instant::now() + GATHER_WINDOW;
-        while batch.len() < WRITE_BATCH {
-            let room = WRITE_BATCH - batch.len();
-            match tokio::time::timeout_at(window_end, records.recv_many(&mut batch, room)).await {
-                Ok(received) if received > 0 => {}
+        while !now.is_empty() && now.len() < WRITE_BATCH {
+            let room = WRITE_BATCH - now.len();
+            if running.none() {
+                // Nothing else can come but what was sent already.
+                while inbox.len() < room
+                    && let Ok(finished) = records.try_recv()
+                {
+                    inbox.push(finished);
+                }
+                sort(&mut inbox, &mut now, &mut deferred);
+                break;
+            }
+            match tokio::time::timeout_at(window_end, records.recv_many(&mut inbox, room)).await {
+                Ok(received) if received > 0 => sort(&mut inbox, &mut now, &mut deferred),
                 Ok(_) | Err(_) => break,
             }
         }
-        let mut now = Vec::with_capacity(batch.len());
-        for pending in batch.drain(..) {
-            if pending.deferrable {
-                // The task may have been abandoned at shutdown; its poll is written all the same.
-                let _ = pending.written.send(Ok(pending.record.state.clone()));
-                deferred.add(pending.record);
-            } else {
-                deferred.forget(&pending.record.state.url);
-                now.push(pending);
-            }
-        }
-        write_now(&store, now, &wake_delivery);
+        write_now(&store, &mut now, &wake_delivery);
         if deferred.due() {
             deferred.write(&store);
         }
     }
     deferred.write(&store);
+}
+
+/// Moves what arrived to the polls to write now or to those that wait.
+fn sort(inbox: &mut Vec<Finished>, now: &mut Vec<WriteNow>, deferred: &mut Deferred) {
+    for finished in inbox.drain(..) {
+        match finished {
+            Finished::Later(record) => deferred.add(record),
+            Finished::Now { record, written } => {
+                deferred.forget(&record.state.url);
+                now.push((record, written));
+            }
+        }
+    }
 }
 
 fn checkpoint(store: &Store) {
@@ -200,12 +251,12 @@ fn checkpoint(store: &Store) {
 
 /// Writes `pending` in one transaction (or each alone should that fail) and answers each
 /// poll's task.
-fn write_now(store: &Store, pending: Vec<PendingRecord>, wake_delivery: &Notify) {
+fn write_now(store: &Store, pending: &mut Vec<WriteNow>, wake_delivery: &Notify) {
     if pending.is_empty() {
         return;
     }
     let started = std::time::Instant::now();
-    let all: Vec<&PollRecord> = pending.iter().map(|pending| &pending.record).collect();
+    let all: Vec<&PollRecord> = pending.iter().map(|(record, _)| record).collect();
     let (queued, results): (usize, Vec<Result<(), StoreError>>) = match store.record_polls(&all) {
         Ok(queued) => (queued, pending.iter().map(|_| Ok(())).collect()),
         Err(error) if pending.len() == 1 => (0, vec![Err(error)]),
@@ -227,13 +278,13 @@ fn write_now(store: &Store, pending: Vec<PendingRecord>, wake_delivery: &Notify)
     if queued > 0 {
         wake_delivery.notify_one();
     }
-    for (pending, result) in pending.into_iter().zip(results) {
+    for ((record, written), result) in pending.drain(..).zip(results) {
         let outcome = match result {
-            Ok(_) => Ok(pending.record.state),
+            Ok(_) => Ok(record.state),
             Err(error) => Err(store.describe_error(&error)),
         };
         // The task may have been abandoned at shutdown; its poll is written all the same.
-        let _ = pending.written.send(outcome);
+        let _ = written.send(outcome);
     }
 }
 
@@ -266,19 +317,23 @@ mod tests {
         }
     }
 
+    /// Hands `record` to the writer as a poll does: waiting for the answer unless the poll
+    /// is `deferrable`.
     async fn send(
-        writer: &UnboundedSender<PendingRecord>,
+        writer: &UnboundedSender<Finished>,
         record: PollRecord,
         deferrable: bool,
     ) -> Result<FeedState, String> {
+        if deferrable {
+            let state = record.state.clone();
+            writer
+                .send(Finished::Later(record))
+                .map_err(|_| "writer gone".to_string())?;
+            return Ok(state);
+        }
         let (written, answer) = oneshot::channel();
-        let pending = PendingRecord {
-            record,
-            deferrable,
-            written,
-        };
         writer
-            .send(pending)
+            .send(Finished::Now { record, written })
             .map_err(|_| "writer gone".to_string())?;
         answer.await.map_err(|_| "no answer".to_string())?
     }
@@ -304,14 +359,42 @@ mod tests {
         Ok(false)
     }
 
-    fn start(store: &Arc<Store>) -> (UnboundedSender<PendingRecord>, tokio::task::JoinHandle<()>) {
+    fn start(store: &Arc<Store>) -> (UnboundedSender<Finished>, tokio::task::JoinHandle<()>) {
+        start_counting(store, Running::default())
+    }
+
+    fn start_counting(
+        store: &Arc<Store>,
+        running: Running,
+    ) -> (UnboundedSender<Finished>, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let writer = tokio::spawn(write_polls(
             store.clone(),
             receiver,
+            running,
             Arc::new(Notify::new()),
         ));
         (sender, writer)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_writer_waits_for_more_polls_only_while_others_run() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(Store::open_dir(dir.path())?);
+        let running = Running::default();
+        let (writer, _task) = start_counting(&store, running.clone());
+        let url = "http://a/feed";
+
+        let asked = Instant::now();
+        send(&writer, polled(url, 0, "v1"), false).await?;
+        assert!(asked.elapsed() < GATHER_WINDOW, "waited {:?}", asked.elapsed());
+
+        let other = running.start();
+        let asked = Instant::now();
+        send(&writer, polled(url, 900, "v2"), false).await?;
+        assert!(asked.elapsed() >= GATHER_WINDOW, "waited {:?}", asked.elapsed());
+        drop(other);
+        Ok(())
     }
 
     #[tokio::test(start_paused = true)]
