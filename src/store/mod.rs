@@ -603,9 +603,13 @@ impl Store {
         let keys = serde_json::to_string(&keys.into_iter().collect::<Vec<_>>())
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let conn = self.reader();
+        // A join driven by the keys (CROSS JOIN keeps them the outer loop): one primary-key
+        // seek each. `key IN (SELECT value FROM json_each(?2))` built a temporary index of
+        // the keys first, on every call.
         let mut statement = conn.prepare_cached(
-            "SELECT key, fingerprint, last_seen_ms FROM entries
-             WHERE feed_url = ?1 AND key IN (SELECT value FROM json_each(?2))",
+            "SELECT e.key, e.fingerprint, e.last_seen_ms
+             FROM json_each(?2) AS asked CROSS JOIN entries AS e
+             WHERE e.feed_url = ?1 AND e.key = asked.value",
         )?;
         let seen = statement
             .query_map([feed_url, &keys], known_entry)?
