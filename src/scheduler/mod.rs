@@ -8,7 +8,7 @@ pub mod poll;
 mod rules_handle;
 mod writer;
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -272,13 +272,13 @@ pub async fn run_reloadable(
         wake_delivery.clone(),
         shutdown.clone(),
     ));
-    let mut states = store.feed_states()?;
-    let mut feeds: HashMap<String, Arc<FeedConfig>> = HashMap::new();
+    let mut states: FxHashMap<String, FeedState> = store.feed_states()?.into_iter().collect();
+    let mut feeds: FxHashMap<String, Arc<FeedConfig>> = FxHashMap::default();
     let mut due = plan::DueTimes::default();
     schedule_feeds(
         &pipeline.config,
         &states,
-        &HashSet::new(),
+        &FxHashSet::default(),
         &mut feeds,
         &mut due,
         Timestamp::now(),
@@ -291,7 +291,7 @@ pub async fn run_reloadable(
     let mut reloads_open = true;
     // A feed is either waiting in `due` or being polled in `in_flight`, never both: a turn
     // of the loop then looks at the waiting ones' due times only, with no lookups.
-    let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut in_flight: FxHashMap<tokio::task::Id, String> = FxHashMap::default();
     let mut tasks: JoinSet<Result<FeedState, String>> = JoinSet::new();
     let (recorder, records) = tokio::sync::mpsc::unbounded_channel();
     let running = Running::default();
@@ -393,7 +393,7 @@ pub async fn run_reloadable(
                     reloads_open = false; // nobody can send a new configuration any more
                 } else {
                     pipeline = pipelines.borrow_and_update().clone();
-                    let polling: HashSet<&String> = in_flight.values().collect();
+                    let polling: FxHashSet<&String> = in_flight.values().collect();
                     let changes = schedule_feeds(&pipeline.config, &states, &polling, &mut feeds, &mut due, Timestamp::now());
                     if let Some(sweep) = &mut requested {
                         // Feeds the new configuration dropped will not be polled.
@@ -450,7 +450,7 @@ pub async fn run_reloadable(
 #[derive(Debug)]
 struct PollNow {
     started: std::time::Instant,
-    waiting: HashSet<String>,
+    waiting: FxHashSet<String>,
     polled: usize,
     not_modified: usize,
     failed: usize,
@@ -463,7 +463,7 @@ impl Default for PollNow {
     fn default() -> Self {
         Self {
             started: std::time::Instant::now(),
-            waiting: HashSet::new(),
+            waiting: FxHashSet::default(),
             polled: 0,
             not_modified: 0,
             failed: 0,
@@ -481,7 +481,7 @@ impl PollNow {
         &mut self,
         due: &mut plan::DueTimes,
         polling: impl Iterator<Item = &'a String>,
-        states: &HashMap<String, FeedState>,
+        states: &FxHashMap<String, FeedState>,
         now: Timestamp,
     ) {
         self.held_back = 0;
@@ -552,13 +552,13 @@ struct FeedChanges {
 /// their due time unless a shorter interval brings it forward.
 fn schedule_feeds(
     config: &Config,
-    states: &HashMap<String, FeedState>,
-    polling: &HashSet<&String>,
-    feeds: &mut HashMap<String, Arc<FeedConfig>>,
+    states: &FxHashMap<String, FeedState>,
+    polling: &FxHashSet<&String>,
+    feeds: &mut FxHashMap<String, Arc<FeedConfig>>,
     due: &mut plan::DueTimes,
     now: Timestamp,
 ) -> FeedChanges {
-    let wanted: HashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
+    let wanted: FxHashSet<&str> = config.feeds.iter().map(|f| f.url.as_str()).collect();
     let before = feeds.len();
     feeds.retain(|url, _| wanted.contains(url.as_str()));
     due.retain(|url| wanted.contains(url));

@@ -4,7 +4,7 @@
 //! fire at once, and never stopping for good. [`DueTimes`] keeps those times for the feeds
 //! waiting for their next poll.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -65,7 +65,7 @@ pub fn first_poll(now: Timestamp, interval: Duration) -> Timestamp {
 /// every turn of its loop (a burst of a thousand polls ending turns it hundreds of times).
 #[derive(Debug, Default)]
 pub struct DueTimes {
-    at: HashMap<String, Timestamp>,
+    at: FxHashMap<String, Timestamp>,
     /// Never later than the earliest time in `at`; exact after [`DueTimes::take_ready`].
     earliest: Option<Timestamp>,
 }
