@@ -114,16 +114,18 @@ pub async fn poll_feed(
             outcome: PollOutcome::NotModified,
         };
     }
-    // What the body is when it is not a feed, for a failure message that says what to fix.
-    let non_feed = feed::describe_non_feed(
-        &response.body,
-        response.content_type.as_deref(),
-        response.status,
-    );
     let parsed = parse_off_thread(response.body, response.content_type, response.final_url).await;
     let parsed = match parsed {
         Ok(parsed) => parsed,
-        Err(message) => {
+        Err(NotParsed {
+            message,
+            body,
+            content_type,
+        }) => {
+            // What the body is when it is not a feed, for a message that says what to fix.
+            let non_feed = body.and_then(|body| {
+                feed::describe_non_feed(&body, content_type.as_deref(), response.status)
+            });
             let message = match non_feed {
                 Some(what) => format!("{message}: the response is {what}"),
                 None => message,
@@ -154,27 +156,42 @@ pub async fn poll_feed(
     evaluate_entries(pipeline, feed, state, parsed, first_poll, now).await
 }
 
+/// A response body that is not a feed: why, and the body to describe (when there is one).
+struct NotParsed {
+    message: String,
+    body: Option<Vec<u8>>,
+    content_type: Option<String>,
+}
+
 async fn parse_off_thread(
     body: Vec<u8>,
     content_type: Option<String>,
     base_url: String,
-) -> Result<ParsedFeed, String> {
+) -> Result<ParsedFeed, NotParsed> {
+    let small = body.len() <= PARSE_INLINE_UP_TO;
+    let parse = move || match feed::parse(&body, content_type.as_deref(), Some(&base_url)) {
+        Ok(parsed) => Ok(parsed),
+        Err(error) => Err(NotParsed {
+            message: error.to_string(),
+            body: Some(body),
+            content_type,
+        }),
+    };
     // A small document parses in well under a millisecond: handing it to another thread
     // would cost more than it saves. Larger ones are CPU work kept off the threads that
     // drive the network.
-    if body.len() <= PARSE_INLINE_UP_TO {
-        return feed::parse(&body, content_type.as_deref(), Some(&base_url))
-            .map_err(|error| error.to_string());
+    if small {
+        return parse();
     }
-    let parsed = tokio::task::spawn_blocking(move || {
-        feed::parse(&body, content_type.as_deref(), Some(&base_url))
-    })
-    .await;
-    match parsed {
-        Ok(Ok(parsed)) => Ok(parsed),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(join_error) => Err(format!("feed parser task failed: {join_error}")),
-    }
+    tokio::task::spawn_blocking(parse)
+        .await
+        .unwrap_or_else(|join_error| {
+            Err(NotParsed {
+                message: format!("feed parser task failed: {join_error}"),
+                body: None,
+                content_type: None,
+            })
+        })
 }
 
 fn record(state: FeedState, now: Timestamp) -> PollRecord {

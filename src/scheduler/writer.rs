@@ -387,12 +387,20 @@ mod tests {
 
         let asked = Instant::now();
         send(&writer, polled(url, 0, "v1"), false).await?;
-        assert!(asked.elapsed() < GATHER_WINDOW, "waited {:?}", asked.elapsed());
+        assert!(
+            asked.elapsed() < GATHER_WINDOW,
+            "waited {:?}",
+            asked.elapsed()
+        );
 
         let other = running.start();
         let asked = Instant::now();
         send(&writer, polled(url, 900, "v2"), false).await?;
-        assert!(asked.elapsed() >= GATHER_WINDOW, "waited {:?}", asked.elapsed());
+        assert!(
+            asked.elapsed() >= GATHER_WINDOW,
+            "waited {:?}",
+            asked.elapsed()
+        );
         drop(other);
         Ok(())
     }
