@@ -91,7 +91,7 @@ pub struct Element<'a> {
     /// Attributes in document order.
     pub attrs: Vec<Attr<'a>>,
     /// Children in document order. Most elements of a feed have one (their text), which
-    /// is kept inline: a vector each was a fifth of the parser's time in allocation.
+    /// is kept inline rather than in an allocation of its own (5 % of a 20-item parse).
     pub children: SmallVec<[Node<'a>; 1]>,
     /// The `xml:base` in effect, as an index into [`Doc::bases`].
     base: Option<usize>,
