@@ -612,6 +612,7 @@ fn sigusr1_polls_every_feed_now_except_those_asked_to_wait() {
     });
 
     // A second request is served the same way, and the daemon still stops cleanly.
+    let second_sweep = jiff::Timestamp::now();
     daemon.signal(SIGUSR1);
     common::process::wait_until("a second sweep", Duration::from_secs(20), || {
         daemon.log().matches("polled every feed as asked").count() == 2
@@ -619,6 +620,20 @@ fn sigusr1_polls_every_feed_now_except_those_asked_to_wait() {
     assert_eq!(server.requests("/quiet.xml").len(), 3);
     assert!(daemon.stop().is_some_and(|status| status.success()));
     assert_eq!(delivered(dir.path()).len(), 2);
+    // The second 304 changed only times, so it was not written in the sweep; stopping at
+    // once after it must not lose it.
+    let store = Store::open(&dir.path().join("state").join("newshound.db")).expect("store");
+    let states = store.feed_states().expect("states");
+    let quiet = states
+        .get(&server.url("/quiet.xml"))
+        .expect("the quiet feed's state");
+    assert!(
+        quiet
+            .last_attempt
+            .is_some_and(|at| at.as_millisecond() >= second_sweep.as_millisecond()),
+        "last attempt {:?}, second sweep asked at {second_sweep}",
+        quiet.last_attempt
+    );
 }
 
 /// Kills the daemon if the test fails half-way, so no process outlives the test.

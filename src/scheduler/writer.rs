@@ -10,11 +10,11 @@
 //! only polled again a little early after the restart. The writer checkpoints the
 //! database once the polls pause.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
@@ -92,7 +92,7 @@ impl Drop for RunningPoll {
 /// Polls answered before they were written, the newest per feed.
 #[derive(Default)]
 struct Deferred {
-    by_feed: HashMap<String, PollRecord>,
+    by_feed: FxHashMap<String, PollRecord>,
     oldest: Option<Instant>,
     /// When writing them last failed (cleared when it succeeds).
     failed_at: Option<Instant>,
