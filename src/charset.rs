@@ -78,11 +78,7 @@ pub fn decode_xml<'a>(bytes: &'a [u8], http_content_type: Option<&str>) -> Decod
     let mut decoded = decode_common(bytes, http_content_type, |ascii| {
         xml_declared_encoding(ascii).map(|label| (label, How::XmlDeclaration))
     });
-    let rewritten = match rewrite_xml_declaration(&decoded.text) {
-        Cow::Owned(text) => Some(text),
-        Cow::Borrowed(_) => None,
-    };
-    if let Some(text) = rewritten {
+    if let Cow::Owned(text) = rewrite_xml_declaration(&decoded.text) {
         decoded.text = Cow::Owned(text);
     }
     decoded
