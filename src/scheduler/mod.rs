@@ -650,29 +650,12 @@ fn spawn_poll(
     tasks
         .spawn(
             async move {
-                let deferrable = |record: &PollRecord| {
-                    previous
-                        .as_ref()
-                        .is_some_and(|before| record.changes_only_times(before))
-                };
                 let polled = poll_feed(&pipeline, &feed, previous.clone(), Timestamp::now()).await;
                 crate::observe::record_poll(&polled);
-                let stopped = || Err("the writer stopped before writing it".to_string());
-                let record = polled.record;
-                // The writer is told this poll is no longer running only once it is sent.
-                if deferrable(&record) {
-                    let state = record.state.clone();
-                    let sent = recorder.send(Finished::Later(record));
-                    drop(running);
-                    return sent.map_or_else(|_| stopped(), |()| Ok(state));
-                }
-                let (written, wait) = tokio::sync::oneshot::channel();
-                let sent = recorder.send(Finished::Now { record, written });
-                drop(running);
-                match sent {
-                    Ok(()) => wait.await.unwrap_or_else(|_| stopped()),
-                    Err(_) => stopped(),
-                }
+                let deferrable = previous
+                    .as_ref()
+                    .is_some_and(|before| polled.record.changes_only_times(before));
+                writer::hand_over(&recorder, polled.record, deferrable, running).await
             }
             .instrument(span),
         )

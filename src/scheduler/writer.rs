@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -86,6 +86,32 @@ pub(super) struct RunningPoll(Arc<AtomicUsize>);
 impl Drop for RunningPoll {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Hands a finished poll's `record` to the writer and returns the feed's new state: once
+/// written, or at once when the poll is `deferrable` (changed only times). `running`, the
+/// poll's place in [`Running`], is given up only once the record is sent, so that the
+/// writer, seeing no poll running, knows nothing more can come.
+pub(super) async fn hand_over(
+    writer: &UnboundedSender<Finished>,
+    record: PollRecord,
+    deferrable: bool,
+    running: RunningPoll,
+) -> Result<FeedState, String> {
+    let stopped = || Err("the writer stopped before writing it".to_string());
+    if deferrable {
+        let state = record.state.clone();
+        let sent = writer.send(Finished::Later(record));
+        drop(running);
+        return sent.map_or_else(|_| stopped(), |()| Ok(state));
+    }
+    let (written, answer) = oneshot::channel();
+    let sent = writer.send(Finished::Now { record, written });
+    drop(running);
+    match sent {
+        Ok(()) => answer.await.unwrap_or_else(|_| stopped()),
+        Err(_) => stopped(),
     }
 }
 
@@ -293,7 +319,6 @@ fn write_now(store: &Store, pending: &mut Vec<WriteNow>, wake_delivery: &Notify)
 mod tests {
     use super::*;
     use jiff::Timestamp;
-    use tokio::sync::mpsc::UnboundedSender;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -318,25 +343,14 @@ mod tests {
         }
     }
 
-    /// Hands `record` to the writer as a poll does: waiting for the answer unless the poll
-    /// is `deferrable`.
+    /// Hands `record` to the writer as a poll does, counted as running until it is sent.
     async fn send(
         writer: &UnboundedSender<Finished>,
+        running: &Running,
         record: PollRecord,
         deferrable: bool,
     ) -> Result<FeedState, String> {
-        if deferrable {
-            let state = record.state.clone();
-            writer
-                .send(Finished::Later(record))
-                .map_err(|_| "writer gone".to_string())?;
-            return Ok(state);
-        }
-        let (written, answer) = oneshot::channel();
-        writer
-            .send(Finished::Now { record, written })
-            .map_err(|_| "writer gone".to_string())?;
-        answer.await.map_err(|_| "no answer".to_string())?
+        hand_over(writer, record, deferrable, running.start()).await
     }
 
     fn last_attempt(store: &Store, url: &str) -> Result<Option<Timestamp>, StoreError> {
@@ -360,43 +374,51 @@ mod tests {
         Ok(false)
     }
 
-    fn start(store: &Arc<Store>) -> (UnboundedSender<Finished>, tokio::task::JoinHandle<()>) {
-        start_counting(store, Running::default())
+    /// A real state database in a temporary directory, and a writer for it.
+    struct Harness {
+        _dir: tempfile::TempDir,
+        store: Arc<Store>,
+        writer: UnboundedSender<Finished>,
+        running: Running,
+        task: tokio::task::JoinHandle<()>,
     }
 
-    fn start_counting(
-        store: &Arc<Store>,
-        running: Running,
-    ) -> (UnboundedSender<Finished>, tokio::task::JoinHandle<()>) {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_polls(
+    fn start() -> Result<Harness, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(Store::open_dir(dir.path())?);
+        let running = Running::default();
+        let (writer, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(write_polls(
             store.clone(),
             receiver,
-            running,
+            running.clone(),
             Arc::new(Notify::new()),
         ));
-        (sender, writer)
+        Ok(Harness {
+            _dir: dir,
+            store,
+            writer,
+            running,
+            task,
+        })
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_writer_waits_for_more_polls_only_while_others_run() -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let store = Arc::new(Store::open_dir(dir.path())?);
-        let running = Running::default();
-        let (writer, _task) = start_counting(&store, running.clone());
+        let h = start()?;
         let url = "http://a/feed";
 
         let asked = Instant::now();
-        send(&writer, polled(url, 0, "v1"), false).await?;
+        send(&h.writer, &h.running, polled(url, 0, "v1"), false).await?;
         assert!(
             asked.elapsed() < GATHER_WINDOW,
             "waited {:?}",
             asked.elapsed()
         );
 
-        let other = running.start();
+        let other = h.running.start();
         let asked = Instant::now();
-        send(&writer, polled(url, 900, "v2"), false).await?;
+        send(&h.writer, &h.running, polled(url, 900, "v2"), false).await?;
         assert!(
             asked.elapsed() >= GATHER_WINDOW,
             "waited {:?}",
@@ -409,31 +431,27 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_poll_that_changed_only_times_is_answered_at_once_and_written_at_the_pause()
     -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let store = Arc::new(Store::open_dir(dir.path())?);
-        let (writer, _task) = start(&store);
+        let h = start()?;
         let url = "http://a/feed";
-        send(&writer, polled(url, 0, "v1"), false).await?;
-        assert_eq!(last_attempt(&store, url)?, Some(at(0)));
+        send(&h.writer, &h.running, polled(url, 0, "v1"), false).await?;
+        assert_eq!(last_attempt(&h.store, url)?, Some(at(0)));
 
-        let answered = send(&writer, polled(url, 900, "v1"), true).await?;
+        let answered = send(&h.writer, &h.running, polled(url, 900, "v1"), true).await?;
         assert_eq!(answered.last_attempt, Some(at(900)));
-        assert_eq!(last_attempt(&store, url)?, Some(at(0)), "not written yet");
-        assert!(written_within(&store, url, 900, QUIET * 2).await?);
+        assert_eq!(last_attempt(&h.store, url)?, Some(at(0)), "not written yet");
+        assert!(written_within(&h.store, url, 900, QUIET * 2).await?);
         Ok(())
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_poll_written_at_once_supersedes_a_waiting_one_of_the_same_feed() -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let store = Arc::new(Store::open_dir(dir.path())?);
-        let (writer, _task) = start(&store);
+        let h = start()?;
         let url = "http://a/feed";
-        send(&writer, polled(url, 0, "v1"), false).await?;
-        send(&writer, polled(url, 900, "v1"), true).await?;
-        send(&writer, polled(url, 1800, "v2"), false).await?;
+        send(&h.writer, &h.running, polled(url, 0, "v1"), false).await?;
+        send(&h.writer, &h.running, polled(url, 900, "v1"), true).await?;
+        send(&h.writer, &h.running, polled(url, 1800, "v2"), false).await?;
         tokio::time::sleep(QUIET * 3).await;
-        let states = store.feed_states()?;
+        let states = h.store.feed_states()?;
         let state = states.get(url).ok_or("feed not stored")?;
         assert_eq!(state.last_attempt, Some(at(1800)));
         assert_eq!(state.etag.as_deref(), Some("v2"));
@@ -442,34 +460,30 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waiting_polls_are_written_when_the_polls_end() -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let store = Arc::new(Store::open_dir(dir.path())?);
-        let (writer, task) = start(&store);
+        let h = start()?;
         let url = "http://a/feed";
-        send(&writer, polled(url, 0, "v1"), false).await?;
-        send(&writer, polled(url, 900, "v1"), true).await?;
-        drop(writer);
-        task.await?;
-        assert_eq!(last_attempt(&store, url)?, Some(at(900)));
+        send(&h.writer, &h.running, polled(url, 0, "v1"), false).await?;
+        send(&h.writer, &h.running, polled(url, 900, "v1"), true).await?;
+        drop(h.writer);
+        h.task.await?;
+        assert_eq!(last_attempt(&h.store, url)?, Some(at(900)));
         Ok(())
     }
 
     #[tokio::test(start_paused = true)]
     async fn waiting_polls_are_written_within_seconds_when_the_polls_never_pause() -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let store = Arc::new(Store::open_dir(dir.path())?);
-        let (writer, _task) = start(&store);
+        let h = start()?;
         let (waiting, busy) = ("http://a/feed", "http://b/feed");
-        send(&writer, polled(waiting, 0, "v1"), false).await?;
-        send(&writer, polled(busy, 0, "v1"), false).await?;
+        send(&h.writer, &h.running, polled(waiting, 0, "v1"), false).await?;
+        send(&h.writer, &h.running, polled(busy, 0, "v1"), false).await?;
         let deferred_at = Instant::now();
-        send(&writer, polled(waiting, 900, "v1"), true).await?;
+        send(&h.writer, &h.running, polled(waiting, 900, "v1"), true).await?;
         // Another feed's polls every 50 ms: never the pause the writer waits for.
         let mut written_after = None;
         for tick in 1..=60 {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            send(&writer, polled(busy, 900 + tick, "v1"), true).await?;
-            if written_after.is_none() && last_attempt(&store, waiting)? == Some(at(900)) {
+            send(&h.writer, &h.running, polled(busy, 900 + tick, "v1"), true).await?;
+            if written_after.is_none() && last_attempt(&h.store, waiting)? == Some(at(900)) {
                 written_after = Some(deferred_at.elapsed());
             }
         }
