@@ -62,6 +62,7 @@ impl Store {
             reader: None,
             conn: std::sync::Mutex::new(conn),
             path: path.to_path_buf(),
+            recent: super::recent::RecentEntries::default(),
         })
     }
 

@@ -9,6 +9,7 @@
 mod delivery;
 mod faults;
 mod inspect;
+mod recent;
 mod schema;
 
 use std::collections::HashMap;
@@ -368,6 +369,9 @@ pub struct Store {
     reader: Option<Mutex<Connection>>,
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Each feed's latest document as the database holds it, so a poll's seen-entry lookup
+    /// reads only the keys that are not in it.
+    recent: recent::RecentEntries,
 }
 
 /// A row of `key, fingerprint, last_seen_ms` from `entries`.
@@ -468,6 +472,7 @@ impl Store {
             reader: None,
             conn: Mutex::new(conn),
             path,
+            recent: recent::RecentEntries::default(),
         };
         store.migrate(version)?;
         store.reader = store.open_reader().map(Mutex::new);
@@ -593,14 +598,31 @@ impl Store {
 
     /// Which of `keys` were seen in a feed before, by key: a feed keeps up to the retention
     /// period's entries (thousands for a busy one), of which a document lists a few dozen,
-    /// so only those are looked up.
+    /// so only those are looked up — and of those only the ones not in the feed's previous
+    /// document, which the store remembers (see `recent`). The answer becomes what is
+    /// remembered of the feed.
     pub fn seen_among<'k>(
         &self,
         feed_url: &str,
         keys: impl IntoIterator<Item = &'k str>,
     ) -> Result<HashMap<String, KnownEntry>> {
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let (mut known, unknown) = self.recent.lookup(feed_url, &keys);
+        if !unknown.is_empty() {
+            known.extend(self.seen_among_stored(feed_url, &unknown)?);
+        }
+        self.recent.replace(feed_url, &known);
+        Ok(known)
+    }
+
+    /// The part of [`Store::seen_among`] that reads the database.
+    fn seen_among_stored(
+        &self,
+        feed_url: &str,
+        keys: &[&str],
+    ) -> Result<HashMap<String, KnownEntry>> {
         // One statement for all keys, passed as a JSON array (SQLite's own JSON functions).
-        let keys = serde_json::to_string(&keys.into_iter().collect::<Vec<_>>())
+        let keys = serde_json::to_string(keys)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let conn = self.reader();
         // A join driven by the keys (CROSS JOIN keeps them the outer loop): one primary-key
@@ -649,10 +671,22 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut queued = 0;
+        let mut rows_changed = Vec::with_capacity(records.len());
         for record in records {
-            queued += write_poll(&tx, record)?;
+            let (alerts, changed) = write_poll(&tx, record)?;
+            queued += alerts;
+            rows_changed.push(changed);
         }
         tx.commit()?;
+        drop(conn);
+        // Only now is it what the database holds.
+        for (record, changed) in records.iter().zip(rows_changed) {
+            for (entry, changed) in record.entries.iter().zip(changed) {
+                let now_holds = changed.then_some((entry.fingerprint.as_str(), ms(record.at)));
+                self.recent
+                    .written(&record.state.url, &entry.key, now_holds);
+            }
+        }
         Ok(queued)
     }
 
@@ -780,6 +814,9 @@ impl Store {
     /// Forgets entries that left their feed more than `retention` ago. An entry still in its
     /// feed's latest document is never forgotten, however old, so it cannot come back as new.
     pub fn purge_seen(&self, now: Timestamp, retention: std::time::Duration) -> Result<usize> {
+        // It never deletes an entry of a latest document, but what is remembered need not
+        // be exactly that (a poll whose write failed); being exact costs nothing here.
+        self.recent.clear();
         let cutoff = ms(now) - retention.as_millis() as i64;
         let removed = self.conn().execute(
             "DELETE FROM entries WHERE last_seen_ms < ?1 AND last_seen_ms < (
@@ -805,6 +842,7 @@ impl Store {
 
     /// Removes the state of feeds no longer configured after `retention` without a poll.
     pub fn forget_feeds_except(&self, keep: &[&str], unpolled_since: Timestamp) -> Result<usize> {
+        self.recent.clear();
         let conn = self.conn();
         let mut statement =
             conn.prepare("SELECT url FROM feeds WHERE COALESCE(last_attempt_ms, 0) < ?1")?;
@@ -821,11 +859,14 @@ impl Store {
     }
 }
 
-/// Writes what one poll changed inside `tx`; returns how many alerts were newly queued.
-fn write_poll(tx: &rusqlite::Transaction<'_>, record: &PollRecord) -> Result<usize> {
+/// Writes what one poll changed inside `tx`; returns how many alerts were newly queued, and
+/// for each of the record's entries whether its row now holds its fingerprint and the
+/// poll's time as last seen (`false`: the row was already current and left as it was).
+fn write_poll(tx: &rusqlite::Transaction<'_>, record: &PollRecord) -> Result<(usize, Vec<bool>)> {
     let at = ms(record.at);
     let state = &record.state;
     let mut new_entries = 0u64;
+    let mut rows_changed = Vec::with_capacity(record.entries.len());
     {
         let mut upsert_entry = tx.prepare_cached(
                 "INSERT INTO entries (feed_url, key, fingerprint, first_seen_ms, last_seen_ms, published_ms)
@@ -841,7 +882,7 @@ fn write_poll(tx: &rusqlite::Transaction<'_>, record: &PollRecord) -> Result<usi
             if !exists.exists(params![state.url, entry.key])? {
                 new_entries += 1;
             }
-            upsert_entry.execute(params![
+            let changed = upsert_entry.execute(params![
                 state.url,
                 entry.key,
                 entry.fingerprint,
@@ -849,6 +890,7 @@ fn write_poll(tx: &rusqlite::Transaction<'_>, record: &PollRecord) -> Result<usi
                 entry.published.map(ms),
                 LAST_SEEN_GRANULARITY_MS
             ])?;
+            rows_changed.push(changed > 0);
         }
         let mut upsert_match = tx.prepare_cached(
             "INSERT INTO matches (rule, feed_url, entry_key, story, fingerprint, first_ms, last_ms)
@@ -905,7 +947,7 @@ fn write_poll(tx: &rusqlite::Transaction<'_>, record: &PollRecord) -> Result<usi
                 at
             ],
     )?;
-    Ok(queued)
+    Ok((queued, rows_changed))
 }
 
 fn insert_alerts(tx: &rusqlite::Transaction<'_>, alerts: &[NewAlert], at: i64) -> Result<usize> {

@@ -460,3 +460,91 @@ fn a_poll_answered_304_changes_only_times_and_anything_more_is_more() {
     let never_polled = FeedState::new("http://a/", "feed", t(0));
     assert!(!poll("http://a/", t(900), &[], Vec::new()).changes_only_times(&never_polled));
 }
+
+/// What a poll does with the store's answer: records the entries of `document` (key,
+/// fingerprint) that are not current, as `evaluate_entries` does.
+fn poll_document(store: &Store, url: &str, at: Timestamp, document: &[(&str, &str)]) -> Result<()> {
+    let seen = store.seen_among(url, document.iter().map(|(key, _)| *key))?;
+    let mut record = poll(url, at, &[], Vec::new());
+    record.entries = document
+        .iter()
+        .filter(|(key, fingerprint)| {
+            !seen
+                .get(*key)
+                .is_some_and(|known| known.is_current(fingerprint, at))
+        })
+        .map(|(key, fingerprint)| SeenEntry {
+            key: key.to_string(),
+            fingerprint: fingerprint.to_string(),
+            published: None,
+        })
+        .collect();
+    store.record_poll(&record)?;
+    Ok(())
+}
+
+/// The database's own answer for `keys` of `url`, read past what the store remembers.
+fn stored_among(store: &Store, url: &str, keys: &[&str]) -> Result<HashMap<String, KnownEntry>> {
+    let mut all = store.seen_entries(url)?;
+    all.retain(|key, _| keys.contains(&key.as_str()));
+    Ok(all)
+}
+
+#[test]
+fn the_remembered_latest_document_answers_as_the_database_would() -> TestResult {
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
+    let dir = tempfile::tempdir()?;
+    let store = Store::open_dir(dir.path())?;
+    let url = "http://a/";
+    let check = |keys: &[&str]| -> TestResult {
+        let expected = stored_among(&store, url, keys)?;
+        assert_eq!(
+            store.seen_among(url, keys.iter().copied())?,
+            expected,
+            "keys {keys:?}"
+        );
+        Ok(())
+    };
+    let steps: [(i64, &[(&str, &str)]); 6] = [
+        (0, &[("1", A), ("2", A)]),
+        // A new entry; one changed its content; time within the granularity.
+        (600, &[("1", A), ("2", B), ("3", A)]),
+        // "1" leaves the document; later an hour has passed, so "2" and "3" are due a
+        // last-seen refresh.
+        (1200, &[("2", B), ("3", A)]),
+        (5000, &[("2", B), ("3", A), ("4", A)]),
+        // "1" comes back: it is not remembered (it left), the database knows it.
+        (5600, &[("1", A), ("3", A), ("4", A)]),
+        (5700, &[("1", A), ("3", B), ("4", A), ("5", A)]),
+    ];
+    for (at, document) in steps {
+        poll_document(&store, url, t(at), document)?;
+        let keys: Vec<&str> = document.iter().map(|(key, _)| *key).collect();
+        check(&keys)?;
+        check(&["1", "2", "3", "4", "5", "6"])?;
+        // The next poll of the same document needs the database for none of it.
+        store.seen_among(url, keys.iter().copied())?;
+        assert!(store.recent.lookup(url, &keys).1.is_empty(), "at {at}");
+    }
+    // A record whose entry is already current (a caller with an older answer): the row is
+    // left as it was, so its last-seen time is not what the record says.
+    store.seen_among(url, ["1"])?;
+    store.record_poll(&PollRecord {
+        entries: vec![SeenEntry {
+            key: "1".into(),
+            fingerprint: A.into(),
+            published: None,
+        }],
+        ..poll(url, t(5800), &[], Vec::new())
+    })?;
+    check(&["1"])?;
+    // Purging forgets entries that left the feed long ago ("2", last seen at 5000, is one
+    // once the feed has changed hours later); what is remembered must follow.
+    poll_document(&store, url, t(20_000), &[("1", A)])?;
+    store.seen_among(url, ["1", "2"])?;
+    let purged = store.purge_seen(t(20_000 + 86_400), std::time::Duration::from_secs(3_600))?;
+    assert!(purged > 0, "the test must purge something");
+    check(&["1", "2", "3", "4", "5"])?;
+    Ok(())
+}
