@@ -30,7 +30,8 @@ struct Remembered {
     last_seen_ms: i64,
 }
 
-/// The entries of each feed's latest document, by feed URL.
+/// The entries of each feed's latest document, by feed URL, each feed's sorted by hashed key
+/// (some feeds list thousands of entries: a lookup must not scan them all for each key).
 #[derive(Debug, Default)]
 pub(super) struct RecentEntries {
     halves: (RandomState, RandomState),
@@ -62,7 +63,10 @@ impl RecentEntries {
         let mut unknown = Vec::new();
         for &key in keys {
             let hashed = self.key(key);
-            let found = remembered.iter().find(|entry| entry.key == hashed);
+            let found = remembered
+                .binary_search_by_key(&hashed, |entry| entry.key)
+                .ok()
+                .map(|at| &remembered[at]);
             match found.and_then(|entry| {
                 Some(KnownEntry {
                     fingerprint: std::str::from_utf8(&entry.fingerprint).ok()?.to_string(),
@@ -81,10 +85,11 @@ impl RecentEntries {
     /// Remembers for `feed_url` exactly `known`, the database's entries of its latest
     /// document (what was remembered before and is not in it is forgotten).
     pub(super) fn replace(&self, feed_url: &str, known: &HashMap<String, KnownEntry>) {
-        let entries: Vec<Remembered> = known
+        let mut entries: Vec<Remembered> = known
             .iter()
             .filter_map(|(key, entry)| self.remembered(key, &entry.fingerprint, entry.last_seen_ms))
             .collect();
+        entries.sort_unstable_by_key(|entry| entry.key);
         let mut feeds = self.feeds();
         if let Some(slot) = feeds.get_mut(feed_url) {
             *slot = entries;
@@ -104,11 +109,16 @@ impl RecentEntries {
             // remembered can be wrong, and the next lookup fills it.
             return;
         };
-        entries.retain(|entry| entry.key != hashed);
-        if let Some((fingerprint, last_seen_ms)) = now_holds
-            && let Some(entry) = self.remembered(key, fingerprint, last_seen_ms)
-        {
-            entries.push(entry);
+        let position = entries.binary_search_by_key(&hashed, |entry| entry.key);
+        let now_holds =
+            now_holds.and_then(|(fingerprint, seen)| self.remembered(key, fingerprint, seen));
+        match (position, now_holds) {
+            (Ok(at), Some(entry)) => entries[at] = entry,
+            (Ok(at), None) => {
+                entries.remove(at);
+            }
+            (Err(at), Some(entry)) => entries.insert(at, entry),
+            (Err(_), None) => {}
         }
     }
 
@@ -182,6 +192,34 @@ mod tests {
         assert_eq!(recent.lookup("g", &["a"]).1, ["a"]);
         recent.clear();
         assert_eq!(recent.lookup("f", &["a", "c"]).1, ["a", "c"]);
+    }
+
+    #[test]
+    fn a_long_document_is_found_entry_by_entry() {
+        let recent = RecentEntries::default();
+        let keys: Vec<String> = (0..5000).map(|k| format!("key-{k}")).collect();
+        let document: HashMap<String, KnownEntry> = keys
+            .iter()
+            .map(|key| {
+                let entry = KnownEntry {
+                    fingerprint: FP_A.to_string(),
+                    last_seen_ms: 7,
+                };
+                (key.clone(), entry)
+            })
+            .collect();
+        recent.replace("f", &document);
+        // Written in an order the hashes do not follow: each must land where lookups find it.
+        for key in ["new-3", "new-1", "new-2"] {
+            recent.written("f", key, Some((FP_B, 8)));
+        }
+        recent.written("f", "key-17", None);
+        let mut asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+        asked.extend(["new-1", "new-2", "new-3", "absent"]);
+        let (found, unknown) = recent.lookup("f", &asked);
+        assert_eq!(found.len(), 5000 - 1 + 3);
+        assert_eq!(unknown, ["key-17", "absent"]);
+        assert_eq!(found.get("new-2").map(|e| e.last_seen_ms), Some(8));
     }
 
     #[test]
